@@ -1,0 +1,36 @@
+/**
+ * Every bound in the runtime, in one place. A limit names its unit last and says, next to it, what
+ * happens when it is reached. Components take these as defaults and accept overrides in their config.
+ */
+export const limits = {
+  /** Largest encoded message/frame the codec accepts; larger input is refused with FRAME_TOO_LARGE. */
+  frameBytesMax: 16 * 1024 * 1024,
+  /** Deepest nesting of arrays/maps the codec accepts; deeper input is refused with DEPTH_EXCEEDED. */
+  messageDepthMax: 64,
+  /** Default mailbox capacity; a full mailbox applies the actor's overflow policy. */
+  mailboxCapacity: 10_000,
+  /** Messages held for a restarting child; overflow goes to dead letters. */
+  restartBufferCapacity: 1_000,
+  /** Default ask deadline. */
+  askTimeoutMs: 5_000,
+  /** Longest ask deadline accepted. */
+  askTimeoutMsMax: 10 * 60 * 1000,
+  /** Dead letters kept in memory for inspection; older ones are forgotten (the counter keeps counting). */
+  deadLettersKept: 1_000,
+  /** Path segments and names: longest accepted. */
+  nameLengthMax: 200,
+  /** Children per supervisor. */
+  childrenPerSupervisorMax: 10_000,
+  /** Default restart intensity: more than this many restarts ... */
+  maxRestarts: 3,
+  /** ... within this period escalates. */
+  maxRestartsPeriodMs: 5_000,
+  /** Default restart backoff. */
+  backoffMsMin: 10,
+  backoffMsMax: 10_000,
+  backoffJitter: 0.2,
+  /** Default time a child gets to stop before it is abandoned. */
+  shutdownMs: 5_000,
+} as const;
+
+export type Limits = typeof limits;
