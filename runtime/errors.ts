@@ -76,6 +76,23 @@ export class ActorCrashedError extends TroupeError {
   }
 }
 
+/** The target's node is down or unreachable; a remote ask fails fast with this. */
+export class NodeDownError extends TroupeError {
+  constructor(node: string) {
+    super('NODE_DOWN', `node ${node} is down or unreachable`, { context: { node } });
+  }
+}
+
+/** A remote failure carried back in a reply envelope, with the code the remote side gave. */
+export class RemoteError extends TroupeError {}
+
+/** An actor name or path is already in use. */
+export class NameTakenError extends TroupeError {
+  constructor(path: string) {
+    super('NAME_TAKEN', `an actor already lives at ${path}`, { context: { path } });
+  }
+}
+
 /** Bad input to a public API: the message names the argument and what was wrong. */
 export class InvalidArgumentError extends TroupeError {
   constructor(message: string, context: Record<string, unknown> = {}) {

@@ -23,6 +23,8 @@ export interface Envelope {
   readonly replyTo?: Ref;
   readonly deadlineMs?: number;
   readonly attempt?: number;
+  /** Set on a reply envelope when the ask failed (the body is then absent). */
+  readonly failure?: { readonly code: string; readonly message: string };
 }
 
 const pathPattern = /^(\/[A-Za-z0-9._~:@$+=-]+)+$/;
