@@ -22,6 +22,7 @@ export type { Rng } from './rng.js';
 export { limits } from './limits.js';
 export type { Limits } from './limits.js';
 export type { InspectionEvent, InspectionObserver, SystemStats, TreeSnapshot } from './inspection.js';
+export { formatTree } from './tree-format.js';
 export type { DeadLetterRecord } from './dead-letters.js';
 export {
   ActorCrashedError, AskTimeoutError, DecodeError, EncodeError, InvalidArgumentError, InvariantError, MailboxFullError,
