@@ -1,0 +1,34 @@
+/**
+ * The pipeline: fault-tolerant Kafka ingestion into Postgres/pgvector with exactly-once effect, and
+ * semantic retrieval. See README.md.
+ */
+export { chunkText, defaultChunking, validateChunking } from './core/chunking.js';
+export type { ChunkingOptions } from './core/chunking.js';
+export { pipelineReplayCommand, pipelineSearchCommand } from './cli.js';
+export type { PipelineLocation } from './cli.js';
+export { applyKnown, documentKey, initialState, planBatch, rejectDocument, step, trimPlan } from './core/partition.js';
+export type { BatchPlan, PartitionEffect, PartitionInput, PartitionState, PlanOptions, PlannedDeadLetter, PlannedDocument, RawMessage } from './core/partition.js';
+export { digestRows } from './core/digest.js';
+export type { DigestRows } from './core/digest.js';
+export { contentHash, defaultDocumentLimits, parseDocument } from './core/document.js';
+export type { DocumentLimits, ParseResult, PipelineDocument } from './core/document.js';
+export { hashingEmbedder, hashingVector, tokenize } from './core/embedding.js';
+export type { Embedder, HashingEmbedderOptions } from './core/embedding.js';
+export { PipelineError } from './errors.js';
+export type { PipelineErrorCode, PoisonReason } from './errors.js';
+export { defaultConsumerTuning, startIngestion } from './ingestion.js';
+export type { ConsumerTuning, Ingestion, IngestionOptions, IngestionStatus } from './ingestion.js';
+export { createKafka, deadLetterTopicOf, kafkaDeadLetterPublisher } from './kafka.js';
+export type { DeadLetterPublisher } from './kafka.js';
+export { openAiEmbedder } from './openai-embedder.js';
+export type { OpenAiEmbedderOptions } from './openai-embedder.js';
+export { replay } from './replay.js';
+export type { ReplayOptions, ReplayResult } from './replay.js';
+export { recallAtK, searchResultsMax, searchVector, validateSearchOptions } from './retrieval.js';
+export type { SearchFilter, SearchHit, SearchOptions } from './retrieval.js';
+export { createSearch, queryLengthMax, searchActor } from './search.js';
+export type { Search, SearchMessage, SearchReply } from './search.js';
+export { PipelineStore, validateSchemaName } from './store.js';
+export type { CommitResult, DeadLetterRow, StoreCounts, StoreOptions } from './store.js';
+export { partitionWorker } from './worker.js';
+export type { BatchReply, PipelineHooks, WorkerConfig, WorkerMessage } from './worker.js';

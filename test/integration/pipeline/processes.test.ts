@@ -1,0 +1,152 @@
+/**
+ * Process-level failures against the real broker and the real multi-connection Postgres:
+ *   - `kill -9` of the ingesting process after its database commit and before its Kafka commit: Kafka
+ *     redelivers, the restarted process skips what Postgres already holds;
+ *   - a rebalance between two consumer processes of one group (the second joins mid-stream, then the
+ *     first is killed), the scenario where kafkajs hands one partition's messages to both.
+ * After each: rows = unique documents, offsets never moved back, digest = a clean single run's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNode, type TroupeNode } from '../../../supervisors/index.js';
+import { defaultChunking, defaultDocumentLimits, startIngestion, type PipelineStore } from '../../../actors/pipeline/index.js';
+import { serviceAddresses } from '../../services/index.js';
+import { freshStore, makeCorpus, messageBytesMax, produceCorpus, testEmbedder, waitForOffsets } from './support.js';
+
+const addresses = serviceAddresses();
+const brokers = addresses.kafkaBrokers;
+const databaseUrl = addresses.databaseUrl;
+const childPath = join(dirname(fileURLToPath(import.meta.url)), 'ingest-child.ts');
+const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+interface Child {
+  readonly process: ChildProcess;
+  readonly exited: Promise<NodeJS.Signals | number | null>;
+}
+
+async function startChild(environment: Record<string, string>): Promise<Child> {
+  const child = spawn(process.execPath, ['--import', 'tsx', childPath], { cwd: repositoryRoot, env: { ...process.env, ...environment }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const deadline = Date.now() + 60_000;
+  while (!output.includes('ready')) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    if (Date.now() > deadline) throw new Error(`child not ready:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  if (process.env.PIPELINE_CHILD_LOG === '1') child.stdout!.on('data', (chunk: Buffer) => process.stderr.write(`[child ${child.pid}] ${chunk}`));
+  if (process.env.PIPELINE_CHILD_LOG === '1') child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[child ${child.pid}] ${chunk}`));
+  return { process: child, exited };
+}
+
+async function stopChild(child: Child): Promise<void> {
+  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
+  const timer = setTimeout(() => child.process.kill('SIGKILL'), 20_000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+async function kafkaCommitted(group: string, topic: string): Promise<Record<number, number>> {
+  const admin = new Kafka({ clientId: 'pipeline-test-admin', brokers: [brokers!], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return Object.fromEntries(committed!.partitions.map((partition) => [partition.partition, Number(partition.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+describe.skipIf(brokers === null || databaseUrl === null)('pipeline across processes', () => {
+  const topic = `docs-proc-${Date.now().toString(36)}`;
+  const corpus = makeCorpus(400, 11);
+  let end: Record<number, number>;
+  let cleanDigest: string;
+  let node: TroupeNode;
+  const stores: PipelineStore[] = [];
+  const children: Child[] = [];
+
+  beforeAll(async () => {
+    end = await produceCorpus(brokers!, topic, corpus);
+    node = await createNode({ name: 'pipeline-proc-test' });
+    const clean = await freshStore(databaseUrl!, 'proc_clean');
+    stores.push(clean);
+    const running = await startIngestion(node, {
+      brokers: [brokers!], topic, groupId: `${topic}-clean`, store: clean, embedder: testEmbedder(), deadLetterTopic: false,
+      chunking: { ...defaultChunking, sizeChars: 300, overlapChars: 60 }, limits: { ...defaultDocumentLimits, messageBytesMax },
+      consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, maxWaitTimeMs: 200 },
+    });
+    await waitForOffsets(clean, `${topic}-clean`, end);
+    await running.stop();
+    cleanDigest = await clean.digest();
+  });
+
+  afterAll(async () => {
+    for (const child of children) await stopChild(child);
+    await node?.stop();
+    for (const store of stores) {
+      await store.dropSchema();
+      await store.close();
+    }
+  });
+
+  const environment = (store: PipelineStore, group: string, extra: Record<string, string> = {}): Record<string, string> => ({
+    KAFKA_BROKERS: brokers!, PIPELINE_DATABASE_URL: databaseUrl!, PIPELINE_SCHEMA: store.schema, PIPELINE_TOPIC: topic, PIPELINE_GROUP: group, ...extra,
+  });
+
+  it('kill -9 between the database commit and the Kafka commit loses nothing and doubles nothing', async () => {
+    const store = await freshStore(databaseUrl!, 'proc_kill');
+    stores.push(store);
+    const group = `${topic}-kill`;
+    const doomed = await startChild(environment(store, group, { CRASH_AFTER_COMMITS: '3' }));
+    children.push(doomed);
+    expect(await doomed.exited).toBe('SIGKILL');
+    // The window is real: Postgres is ahead of Kafka's committed offsets for some partition.
+    const stored = await store.offsets(group);
+    const committed = await kafkaCommitted(group, topic);
+    expect(stored.some((row) => row.nextOffset > Math.max(0, committed[row.partition] ?? 0))).toBe(true);
+    const survivor = await startChild(environment(store, group));
+    children.push(survivor);
+    await waitForOffsets(store, group, end);
+    await stopChild(survivor);
+    expect((await store.counts()).documents).toBe(corpus.uniqueDocuments);
+    expect(await store.digest()).toBe(cleanDigest);
+  });
+
+  it('a rebalance between two consumer processes, then kill -9 of one, still gives the clean digest', async () => {
+    const store = await freshStore(databaseUrl!, 'proc_rebalance');
+    stores.push(store);
+    const group = `${topic}-rebalance`;
+    const first = await startChild(environment(store, group));
+    children.push(first);
+    // Let the first consume part of the log, then add a second member: the group rebalances.
+    await waitForProgress(store, group, 0.2);
+    console.log('[rebalance] starting second at', JSON.stringify(await store.offsets(group)));
+    const second = await startChild(environment(store, group));
+    children.push(second);
+    await waitForProgress(store, group, 0.5);
+    console.log('[rebalance] killing first at', JSON.stringify(await store.offsets(group)));
+    first.process.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    await waitForOffsets(store, group, end);
+    await stopChild(second);
+    expect((await store.counts()).documents).toBe(corpus.uniqueDocuments);
+    expect(await store.digest()).toBe(cleanDigest);
+  }, 150_000);
+
+  async function waitForProgress(store: PipelineStore, group: string, fraction: number): Promise<void> {
+    const total = Object.values(end).reduce((sum, offset) => sum + offset, 0);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const done = (await store.offsets(group)).reduce((sum, row) => sum + row.nextOffset, 0);
+      if (done >= total * fraction) return;
+      if (Date.now() > deadline) throw new Error(`no progress to ${fraction} of the log (at ${done}/${total})`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+});
