@@ -61,10 +61,10 @@ async function troupePingPong(): Promise<number> {
   const system = new ActorSystem({ node: 'bench' });
   let finish: Done = () => {};
   const finished = new Promise<void>((resolve) => { finish = resolve; });
-  const ponger = system.spawn(behaviour<null, { n: number }>({ name: 'ponger', init: () => null, receive: (state, message, ctx) => { ctx.tell(ctx.sender as Ref, { n: message.n }); return state; } }), { name: 'ponger' });
+  const ponger = system.spawn(behaviour<null, { n: number }>({ name: 'ponger', init: () => null, receive: (state, message, ctx) => { ctx.tell(ctx.sender as Ref, { n: (message as { n: number }).n }); return state; } }), { name: 'ponger' });
   const pinger = system.spawn(behaviour<null, { n: number }>({
     name: 'pinger', init: () => null,
-    receive: (state, message, ctx) => { if (message.n === roundTrips) { finish(); return state; } ctx.tell(ponger, { n: message.n + 1 }); return state; },
+    receive: (state, message, ctx) => { const n = (message as { n: number }).n; if (n === roundTrips) { finish(); return state; } ctx.tell(ponger, { n: n + 1 }); return state; },
   }), { name: 'pinger' });
   const started = performance.now();
   system.tell(pinger, { n: 0 });
