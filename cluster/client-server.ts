@@ -1,0 +1,240 @@
+/**
+ * The node side of the client protocol (core/client-frames.ts). A client must present a valid token
+ * in its first frame, before a deadline; without one it is refused with CLIENT_UNAUTHORIZED and sees
+ * nothing. After that every request is rate limited, asks in flight are bounded, and events are
+ * dropped (and counted) rather than buffered without bound for a client that does not read.
+ */
+import { createHash } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import { describeError, type ActorSystem, type Clock, type Codec, type TimerHandle } from '../runtime/index.js';
+import type { ClusterSettings } from './config.js';
+import type { Counters } from './counters.js';
+import { closeCodes } from './errors.js';
+import { parseClientFrame, type ClientFrame, type ClientRequest, type ServerFrame, type Topic } from './core/client-frames.js';
+import { protocolVersion } from './core/frames.js';
+import { constantTimeEqual } from './core/handshake.js';
+import { createBucket, take, type TokenBucket } from './core/rate-limit.js';
+import { FramedSocket, type SocketLimits } from './socket.js';
+import { handshakeLimits } from './handshake-socket.js';
+
+/** What the client server needs from the node. */
+export interface ClientServices {
+  readonly system: ActorSystem;
+  readonly incarnation: number;
+  tree(): Promise<unknown>;
+  members(): unknown;
+  subscribe(topic: Topic, subscriber: (event: unknown) => void): () => void;
+}
+
+/** Options of the client server. */
+export interface ClientServerOptions {
+  readonly codec: Codec;
+  readonly clock: Clock;
+  readonly settings: ClusterSettings;
+  readonly tokens: readonly string[];
+  readonly services: ClientServices;
+  readonly counters: Counters;
+}
+
+/** Events held for one slow client before newer ones are dropped. */
+const eventBufferBytesMax = 4 * 1024 * 1024;
+
+/** Accepts client connections for one node. */
+export class ClientServer {
+  readonly options: ClientServerOptions;
+  readonly #tokenDigests: readonly Uint8Array[];
+  readonly #connections = new Set<ClientConnection>();
+
+  constructor(options: ClientServerOptions) {
+    this.options = options;
+    this.#tokenDigests = options.tokens.map(digest);
+  }
+
+  /** Connected clients (authenticated or not yet). */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Takes a WebSocket on the client path. */
+  accept(ws: WebSocket): void {
+    const connection = new ClientConnection(this, ws, () => this.#connections.delete(connection));
+    this.#connections.add(connection);
+    if (this.#connections.size > this.options.settings.clientsMax) connection.refuse('TOO_MANY_CLIENTS', `more than ${this.options.settings.clientsMax} clients`);
+  }
+
+  /** True when `token` is one of the configured client tokens. */
+  authorizes(token: string | undefined): boolean {
+    if (token === undefined || this.#tokenDigests.length === 0) return false;
+    // Comparing digests keeps the comparison constant-time regardless of the token lengths.
+    const candidate = digest(token);
+    let matched = false;
+    for (const expected of this.#tokenDigests) matched = constantTimeEqual(expected, candidate) || matched;
+    return matched;
+  }
+
+  /** Closes every client connection. */
+  stop(): void {
+    for (const connection of this.#connections) connection.close();
+  }
+}
+
+/** One client connection: hello first, then rate-limited requests. */
+class ClientConnection {
+  readonly #server: ClientServer;
+  readonly #socket: FramedSocket;
+  readonly #deadline: TimerHandle;
+  readonly #subscriptions = new Map<Topic, () => void>();
+  #authenticated = false;
+  #asksInFlight = 0;
+  #requests: TokenBucket;
+
+  constructor(server: ClientServer, ws: WebSocket, onClosed: () => void) {
+    this.#server = server;
+    const { codec, clock, settings, counters } = server.options;
+    this.#requests = createBucket(settings.clientRequestsPerSecond, clock.now());
+    this.#socket = new FramedSocket(ws, {
+      codec, clock, limits: handshakeLimits(settings), onProblem: (code) => counters.add(`client:${code}`),
+      handler: {
+        frames: (frames) => this.#receive(frames),
+        closed: () => {
+          clock.clearTimeout(this.#deadline);
+          for (const unsubscribe of this.#subscriptions.values()) unsubscribe();
+          this.#subscriptions.clear();
+          onClosed();
+        },
+      },
+    });
+    this.#deadline = clock.setTimeout(() => {
+      if (!this.#authenticated) this.refuse('HANDSHAKE_TIMEOUT', `no hello within ${settings.handshakeTimeoutMs} ms`);
+    }, settings.handshakeTimeoutMs);
+  }
+
+  /** Refuses the client with a typed `refused` frame and closes the connection. */
+  refuse(code: string, message: string): void {
+    this.#server.options.counters.add(`client:${code}`);
+    this.#send({ type: 'refused', code, message });
+    this.#socket.close(code === 'CLIENT_UNAUTHORIZED' ? closeCodes.unauthorized : closeCodes.handshakeInvalid, code);
+  }
+
+  close(): void {
+    this.#socket.close(closeCodes.goingAway, 'SHUTTING_DOWN');
+  }
+
+  #receive(frames: readonly unknown[]): void {
+    for (const raw of frames) {
+      if (this.#socket.closed) return;
+      const parsed = parseClientFrame(raw);
+      if (!parsed.ok) {
+        if (this.#authenticated) this.#socket.refuse(parsed.code, parsed.message);
+        else this.refuse('HANDSHAKE_INVALID', parsed.message);
+      } else if (parsed.frame.type === 'hello') {
+        this.#hello(parsed.frame);
+      } else if (!this.#authenticated) {
+        this.refuse('CLIENT_UNAUTHORIZED', 'hello with a token first');
+      } else {
+        this.#request(parsed.frame);
+      }
+    }
+  }
+
+  #hello(frame: Extract<ClientFrame, { type: 'hello' }>): void {
+    if (this.#authenticated) {
+      this.#socket.refuse('HANDSHAKE_INVALID', 'already authenticated');
+      return;
+    }
+    if (frame.version !== protocolVersion) return this.refuse('PROTOCOL_VERSION', `protocol version ${frame.version} is not ${protocolVersion}`);
+    if (!this.#server.authorizes(frame.token)) return this.refuse('CLIENT_UNAUTHORIZED', 'a valid client token is required');
+    const { clock, settings, services } = this.#server.options;
+    this.#authenticated = true;
+    clock.clearTimeout(this.#deadline);
+    this.#socket.setLimits(clientLimits(settings));
+    this.#send({ type: 'welcome', node: services.system.node, incarnation: services.incarnation, version: protocolVersion });
+  }
+
+  #request(request: ClientRequest): void {
+    const { clock, settings, counters } = this.#server.options;
+    const taken = take(this.#requests, 1, clock.now());
+    this.#requests = taken.bucket;
+    if (!taken.allowed) {
+      counters.add('client:RATE_LIMITED');
+      this.#send({ type: 'response', id: request.id, ok: false, code: 'RATE_LIMITED', message: 'request rate limit exceeded' });
+      return;
+    }
+    if (request.op !== 'ask') {
+      void this.#serve(request);
+      return;
+    }
+    if (this.#asksInFlight >= settings.clientAsksInFlightMax) {
+      this.#send({ type: 'response', id: request.id, ok: false, code: 'TOO_MANY_REQUESTS', message: 'too many asks in flight' });
+      return;
+    }
+    this.#asksInFlight += 1;
+    void this.#serve(request).finally(() => { this.#asksInFlight -= 1; });
+  }
+
+  async #serve(request: ClientRequest): Promise<void> {
+    try {
+      const value = await this.#perform(request);
+      this.#send({ type: 'response', id: request.id, ok: true, value });
+    } catch (error) {
+      const { code, message } = describeError(error);
+      this.#send({ type: 'response', id: request.id, ok: false, code: code ?? 'FAILED', message });
+    }
+  }
+
+  async #perform(request: ClientRequest): Promise<unknown> {
+    const { services, counters } = this.#server.options;
+    switch (request.op) {
+      case 'tell':
+        services.system.tell(request.target, request.body);
+        return null;
+      case 'ask':
+        return services.system.ask(request.target, request.body, request.timeoutMs === undefined ? undefined : { timeoutMs: request.timeoutMs });
+      case 'tree':
+        return services.tree();
+      case 'members':
+        return services.members();
+      case 'subscribe': {
+        const topic = request.topic;
+        if (this.#subscriptions.has(topic)) return null;
+        this.#subscriptions.set(topic, services.subscribe(topic, (event) => {
+          if (this.#socket.bufferedAmount > eventBufferBytesMax) counters.add('client:EVENTS_DROPPED');
+          else this.#send({ type: 'event', topic, event });
+        }));
+        return null;
+      }
+      case 'unsubscribe':
+        this.#subscriptions.get(request.topic)?.();
+        this.#subscriptions.delete(request.topic);
+        return null;
+    }
+  }
+
+  #send(frame: ServerFrame): void {
+    if (this.#socket.closed) return;
+    try {
+      this.#socket.sendFrames([frame]);
+    } catch (error) {
+      // A reply value that is not plain data (or too large) is answered with the encode failure.
+      if (frame.type !== 'response') throw error;
+      const { code, message } = describeError(error);
+      this.#socket.sendFrames([{ type: 'response', id: frame.id, ok: false, code: code ?? 'ENCODE_FAILED', message } satisfies ServerFrame]);
+    }
+  }
+}
+
+/**
+ * Socket limits of an authenticated client. The message rate is a safety net above the request
+ * rate: requests over the request rate get RATE_LIMITED answers, and only a client flooding far
+ * beyond it has its messages refused (and, past the error budget, its connection closed).
+ */
+function clientLimits(settings: ClusterSettings): SocketLimits {
+  return {
+    messageBytesMax: settings.frameBytesMax, framesPerMessageMax: 64, messagesPerSecond: settings.clientRequestsPerSecond * 4,
+    bytesPerSecond: settings.inboundBytesPerSecond, errorsMax: settings.errorsMax, errorWindowMs: settings.errorWindowMs, idleMs: undefined,
+  };
+}
+
+function digest(token: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(token, 'utf8').digest());
+}

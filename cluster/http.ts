@@ -1,0 +1,138 @@
+/**
+ * The HTTP face of a node, served on the same port as its WebSockets:
+ *   GET /healthz      liveness and membership status (503 while leaving)
+ *   GET /metrics      Prometheus text (prom-client)
+ *   GET /api/tree     the cluster-wide supervision tree as JSON          (token)
+ *   GET /api/members  the membership table as JSON                       (token)
+ *   GET /api/events   lifecycle and membership events, server-sent       (token)
+ *   GET /ui           the live web page (it holds no data; it reads the API with the token)
+ * The token comes as `Authorization: Bearer <token>` or `?token=` (EventSource cannot send headers).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Counters } from './counters.js';
+import type { Topic } from './core/client-frames.js';
+import type { MemberView } from './core/membership.js';
+import type { ClusterTree } from './inspector.js';
+import { uiPage } from './ui.js';
+
+/** What the HTTP routes read from the node. */
+export interface HttpServices {
+  readonly node: string;
+  readonly incarnation: number;
+  status(): 'joining' | 'up' | 'leaving' | 'stopped';
+  readonly metrics: Registry;
+  tree(): Promise<ClusterTree>;
+  members(): readonly MemberView[];
+  subscribe(topic: Topic, subscriber: (event: unknown) => void): () => void;
+  authorized(token: string | undefined): boolean;
+  readonly counters: Counters;
+  readonly streamsMax: number;
+}
+
+/** An HTTP request handler plus a way to end its open event streams. */
+export interface HttpHandler {
+  handle(request: IncomingMessage, response: ServerResponse): void;
+  stop(): void;
+}
+
+/** Builds the handler. */
+export function createHttpHandler(services: HttpServices): HttpHandler {
+  const streams = new Set<ServerResponse>();
+  const handle = (request: IncomingMessage, response: ServerResponse): void => {
+    const url = new URL(request.url ?? '/', 'http://node');
+    if (request.method !== 'GET' && request.method !== 'HEAD') return json(response, 405, { code: 'METHOD_NOT_ALLOWED', message: 'only GET' });
+    switch (url.pathname) {
+      case '/healthz': {
+        const status = services.status();
+        const healthy = status === 'up' || status === 'joining';
+        return json(response, healthy ? 200 : 503, { status: healthy ? 'ok' : status, member: status, node: services.node, incarnation: services.incarnation });
+      }
+      case '/metrics':
+        services.metrics.metrics().then(
+          (body) => send(response, 200, services.metrics.contentType, body),
+          (error: unknown) => json(response, 500, { code: 'METRICS_FAILED', message: String(error) }),
+        );
+        return;
+      case '/ui':
+      case '/ui/':
+        return send(response, 200, 'text/html; charset=utf-8', uiPage(services.node));
+      case '/':
+        response.writeHead(302, { location: '/ui' }).end();
+        return;
+      default:
+        break;
+    }
+    if (!url.pathname.startsWith('/api/')) return json(response, 404, { code: 'NOT_FOUND', message: `no route ${url.pathname}` });
+    if (!services.authorized(tokenOf(request, url))) {
+      services.counters.add('http:CLIENT_UNAUTHORIZED');
+      return json(response, 401, { code: 'CLIENT_UNAUTHORIZED', message: 'a valid client token is required' });
+    }
+    switch (url.pathname) {
+      case '/api/tree':
+        services.tree().then((tree) => json(response, 200, tree), (error: unknown) => json(response, 500, { code: 'TREE_FAILED', message: String(error) }));
+        return;
+      case '/api/members':
+        return json(response, 200, { node: services.node, members: services.members() });
+      case '/api/events':
+        return openStream(services, streams, request, response);
+      default:
+        return json(response, 404, { code: 'NOT_FOUND', message: `no route ${url.pathname}` });
+    }
+  };
+  return {
+    handle,
+    stop: () => {
+      for (const stream of streams) stream.end();
+      streams.clear();
+    },
+  };
+}
+
+function openStream(services: HttpServices, streams: Set<ServerResponse>, request: IncomingMessage, response: ServerResponse): void {
+  if (streams.size >= services.streamsMax) return json(response, 503, { code: 'TOO_MANY_CLIENTS', message: 'too many event streams' });
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+  response.write(`: ${services.node}\n\n`);
+  streams.add(response);
+  const write = (topic: Topic) => (event: unknown): void => {
+    // A reader that does not keep up loses events rather than growing our buffers.
+    if (response.writableLength > 1024 * 1024) {
+      services.counters.add('http:EVENTS_DROPPED');
+      return;
+    }
+    response.write(`event: ${topic}\ndata: ${toJson(event)}\n\n`);
+  };
+  const unsubscribes = [services.subscribe('lifecycle', write('lifecycle')), services.subscribe('membership', write('membership'))];
+  const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
+  const close = (): void => {
+    clearInterval(keepAlive);
+    for (const unsubscribe of unsubscribes) unsubscribe();
+    streams.delete(response);
+  };
+  request.once('close', close);
+  response.once('close', close);
+}
+
+function tokenOf(request: IncomingMessage, url: URL): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice('Bearer '.length).trim();
+  return url.searchParams.get('token') ?? undefined;
+}
+
+/** JSON for API answers: bigints become strings and byte strings their length. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === 'bigint') return item.toString();
+    if (item instanceof Uint8Array) return { bytes: item.length };
+    return item;
+  });
+}
+
+function json(response: ServerResponse, status: number, value: unknown): void {
+  send(response, status, 'application/json; charset=utf-8', toJson(value));
+}
+
+function send(response: ServerResponse, status: number, contentType: string, body: string): void {
+  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  response.end(body);
+}

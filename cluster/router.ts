@@ -1,0 +1,194 @@
+/**
+ * The kernel's `RemoteRouter`: envelopes for other nodes go to their peer's stream, inbound stream
+ * frames go to `ActorSystem.deliver`, and death watch spans nodes. It also turns every message the
+ * cluster layer gives up on into a dead letter and, for an ask, a prompt typed failure instead of a
+ * timeout.
+ *
+ * Delivery classes: user envelopes are at-most-once (FIFO per pair) unless sent with `sendReliable`;
+ * the system messages that make death watch work (watch, unwatch, terminated) always go reliably, so a
+ * dropped connection cannot lose a watch or a termination notice.
+ */
+import { isRef, type ActorSystem, type Envelope, type Ref, type RemoteRouter, type Terminated } from '../runtime/index.js';
+import type { Counters } from './counters.js';
+import { envelopeOf, type EnvelopeFrame, type StreamFrame } from './core/frames.js';
+import type { LinkManager } from './links.js';
+import type { Abandoned, Peer } from './peer.js';
+
+interface RemoteWatch {
+  readonly target: Ref;
+  readonly watcher: Ref;
+}
+
+/** Options of the router. */
+export interface RouterOptions {
+  readonly system: ActorSystem;
+  readonly links: LinkManager;
+  /** Membership's judgement: is `node` a member that is not down or removed? */
+  readonly isUp: (node: string) => boolean;
+  readonly dropped: Counters;
+}
+
+/** Outcome of a reliable send. */
+export type SendResult = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly code: string };
+
+const watchKey = (target: Ref, watcher: Ref): string => `${target.path}\u0000${watcher.node}\u0000${watcher.path}`;
+
+/** Routes envelopes between this node's kernel and its peers. */
+export class Router implements RemoteRouter {
+  readonly #system: ActorSystem;
+  readonly #links: LinkManager;
+  readonly #isUp: (node: string) => boolean;
+  readonly #dropped: Counters;
+  /** Watches this node's actors hold on remote actors, by remote node. */
+  readonly #watches = new Map<string, Map<string, RemoteWatch>>();
+  /** Watches remote actors hold on this node's actors, by remote node. */
+  readonly #watchedBy = new Map<string, Map<string, RemoteWatch>>();
+  #sequence = 0;
+
+  constructor(options: RouterOptions) {
+    this.#system = options.system;
+    this.#links = options.links;
+    this.#isUp = options.isUp;
+    this.#dropped = options.dropped;
+  }
+
+  send(envelope: Envelope): void {
+    this.#send(envelope, isTerminated(envelope.body));
+  }
+
+  /**
+   * Sends `body` to `target` at-least-once: acked, redelivered with backoff across reconnects, and
+   * delivered once per envelope id within the receiver's dedupe window. Passing the same `id` again
+   * (an idempotency key) has one effect. Refused with OUTBOX_FULL or UNKNOWN_NODE (a removed node).
+   */
+  sendReliable(target: Ref, body: unknown, options: { from?: Ref; id?: string } = {}): SendResult {
+    this.#sequence += 1;
+    const id = options.id ?? `${this.#system.node}.r.${this.#system.clock.now().toString(36)}.${this.#sequence}`;
+    if (target.node === this.#system.node) {
+      this.#system.tell(target, body, options.from);
+      return { ok: true, id };
+    }
+    // A member that is down (but not removed) may only be partitioned away: its outbox keeps the
+    // message for when the link comes back, within the outbox bound.
+    const peer = this.#links.peers.get(target.node);
+    if (peer === undefined) return { ok: false, code: 'UNKNOWN_NODE' };
+    const envelope: Envelope = { id, to: target, body, ...(options.from ? { from: options.from } : {}) };
+    const result = peer.sendStream({ type: 'envelope', envelope }, true);
+    if (result.ok) return { ok: true, id };
+    this.#undeliverable(envelope, result.code);
+    return { ok: false, code: result.code };
+  }
+
+  isUp(node: string): boolean {
+    return this.#isUp(node);
+  }
+
+  watch(target: Ref, watcher: Ref): void {
+    const peer = this.#links.peers.get(target.node);
+    if (peer === undefined || !this.#isUp(target.node)) {
+      this.#system.tell(watcher, terminatedOf(target));
+      return;
+    }
+    let watches = this.#watches.get(target.node);
+    if (watches === undefined) this.#watches.set(target.node, (watches = new Map()));
+    watches.set(watchKey(target, watcher), { target, watcher });
+    const sent = peer.sendStream({ type: 'watch', target: target.path, watcher }, true);
+    if (!sent.ok) {
+      watches.delete(watchKey(target, watcher));
+      this.#system.tell(watcher, terminatedOf(target));
+    }
+  }
+
+  unwatch(target: Ref, watcher: Ref): void {
+    this.#watches.get(target.node)?.delete(watchKey(target, watcher));
+    this.#links.peers.get(target.node)?.sendStream({ type: 'unwatch', target: target.path, watcher }, true);
+  }
+
+  /** Hands one inbound stream frame from `peer` to the kernel. */
+  deliverStream(peer: Peer, frame: StreamFrame): 'done' | 'retry' {
+    if (frame.type === 'envelope') return this.#deliverEnvelope(peer, frame);
+    // A peer may only register watchers that live on itself.
+    if (frame.watcher.node !== peer.node) return 'done';
+    const target: Ref = { node: this.#system.node, path: frame.target };
+    let watchedBy = this.#watchedBy.get(peer.node);
+    if (watchedBy === undefined) this.#watchedBy.set(peer.node, (watchedBy = new Map()));
+    if (frame.type === 'watch') {
+      watchedBy.set(watchKey(target, frame.watcher), { target, watcher: frame.watcher });
+      this.#system.watchFor(frame.target, frame.watcher);
+    } else {
+      watchedBy.delete(watchKey(target, frame.watcher));
+      this.#system.unwatch(target, frame.watcher);
+    }
+    return 'done';
+  }
+
+  #deliverEnvelope(peer: Peer, frame: EnvelopeFrame): 'done' | 'retry' {
+    const envelope = envelopeOf(frame, this.#system.node);
+    const body = envelope.body;
+    if (isTerminated(body) && body.ref.node === peer.node) this.#watches.get(peer.node)?.delete(watchKey(body.ref, envelope.to));
+    const result = this.#system.deliver(envelope);
+    if (result.ok) return 'done';
+    this.#dropped.add(`inbound:${result.code}`);
+    // A reliable tell refused for a full mailbox or a stopping node is taken again later; an ask was
+    // already answered with the failure, so it is not retried.
+    const retry = frame.reliable !== undefined && envelope.corr === undefined && (result.code === 'MAILBOX_FULL' || result.code === 'STOPPED');
+    return retry ? 'retry' : 'done';
+  }
+
+  /**
+   * `node` was declared down: asks to it fail, local watchers of its actors hear `nodeDown`, and (when
+   * `dropQueue`, i.e. no newer incarnation has linked meanwhile) its queued at-most-once messages go.
+   */
+  nodeDown(node: string, dropQueue = true): void {
+    this.#system.nodeDown(node);
+    const watches = this.#watches.get(node);
+    this.#watches.delete(node);
+    for (const { target, watcher } of watches?.values() ?? []) this.#system.tell(watcher, terminatedOf(target));
+    // Its watches on our actors fired `nodeDown` on its side too (if it is alive at all); drop them.
+    const watchedBy = this.#watchedBy.get(node);
+    this.#watchedBy.delete(node);
+    for (const { target, watcher } of watchedBy?.values() ?? []) this.#system.unwatch(target, watcher);
+    if (dropQueue) this.#links.peers.get(node)?.dropQueued('NODE_DOWN');
+  }
+
+  /** Reports messages the link layer gave up on: dead letters, and a typed failure for asks. */
+  abandoned(_peer: Peer, items: readonly Abandoned[], code: string): void {
+    for (const item of items) if (item.message.type === 'envelope') this.#undeliverable(item.message.envelope, code);
+  }
+
+  /** Returns the failure code, or undefined when the envelope was queued. */
+  #send(envelope: Envelope, reliable: boolean): string | undefined {
+    const node = envelope.to.node;
+    const peer = this.#links.peers.get(node);
+    const failure = peer === undefined ? 'UNKNOWN_NODE' : !this.#isUp(node) ? 'NODE_DOWN' : undefined;
+    if (failure !== undefined) {
+      this.#undeliverable(envelope, failure);
+      return failure;
+    }
+    const result = peer!.sendStream({ type: 'envelope', envelope }, reliable);
+    if (result.ok) return undefined;
+    this.#undeliverable(envelope, result.code);
+    return result.code;
+  }
+
+  #undeliverable(envelope: Envelope, code: string): void {
+    this.#dropped.add(code);
+    this.#system.deadLetter(envelope.body, `${envelope.to.node}:${envelope.to.path}`, code);
+    const replyTo = envelope.replyTo;
+    if (envelope.corr !== undefined && replyTo !== undefined && replyTo.node === this.#system.node) {
+      this.#sequence += 1;
+      this.#system.deliver({
+        id: `${this.#system.node}.failure.${this.#sequence}`, to: replyTo, body: null, corr: envelope.corr,
+        failure: { code, message: `message to ${envelope.to.node}:${envelope.to.path} not sent: ${code}` },
+      });
+    }
+  }
+}
+
+function isTerminated(body: unknown): body is Terminated {
+  return typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'terminated' && isRef((body as { ref?: unknown }).ref);
+}
+
+function terminatedOf(target: Ref): Terminated {
+  return { type: 'terminated', ref: target, reason: 'nodeDown' };
+}
