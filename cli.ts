@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * The `troupe` binary: the cluster's commands (start, tree, members, send, ask) plus the components'
+ * commands (storage, pipeline). Each component command parses its own subcommand and prints plain data.
+ */
+import { pathToFileURL } from 'node:url';
+import { inspectStorage, verifyStorage } from './actors/storage/index.js';
+import { pipelineReplayCommand, pipelineSearchCommand } from './actors/pipeline/index.js';
+import { runCli, type Command } from './cluster/index.js';
+
+const json = (value: unknown): string => JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item instanceof Uint8Array ? Buffer.from(item).toString('base64') : item), 2);
+
+function numberFlag(value: string | true | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value === true || !Number.isFinite(parsed)) throw Object.assign(new Error(`--${name} needs a number`), { code: 'INVALID_ARGUMENT' });
+  return parsed;
+}
+
+const storageCommand: Command = {
+  name: 'storage',
+  summary: 'inspect or verify a storage directory (WAL segments, records, snapshots)',
+  usage: 'storage inspect|verify <dir>',
+  async run(args, io) {
+    const [action, dir] = args.positional;
+    if ((action !== 'inspect' && action !== 'verify') || dir === undefined) {
+      io.err('usage: troupe storage inspect|verify <dir>');
+      return 2;
+    }
+    if (action === 'inspect') {
+      io.out(json(await inspectStorage(dir)));
+      return 0;
+    }
+    const result = await verifyStorage(dir);
+    io.out(json(result));
+    return (result as { ok?: boolean }).ok === false ? 1 : 0;
+  },
+};
+
+const pipelineCommand: Command = {
+  name: 'pipeline',
+  summary: 'semantic search over ingested documents, or replay the topic from an offset',
+  usage: 'pipeline search "<query>" [--k 10] [--ef-search n] [--database-url url] | pipeline replay --from <offset> [--topic t] [--brokers a,b]',
+  valueFlags: ['k', 'ef-search', 'database-url', 'schema', 'from', 'topic', 'brokers', 'group'],
+  async run(args, io) {
+    const [action, ...rest] = args.positional;
+    const databaseUrl = args.flags.get('database-url');
+    const schema = args.flags.get('schema');
+    const location = { ...(typeof databaseUrl === 'string' ? { databaseUrl } : {}), ...(typeof schema === 'string' ? { schema } : {}) };
+    if (action === 'search' && rest.length > 0) {
+      const k = numberFlag(args.flags.get('k'), 'k');
+      const efSearch = numberFlag(args.flags.get('ef-search'), 'ef-search');
+      const hits = await pipelineSearchCommand({ ...location, query: rest.join(' '), ...(k !== undefined ? { k } : {}), ...(efSearch !== undefined ? { efSearch } : {}) });
+      io.out(json(hits));
+      return 0;
+    }
+    if (action === 'replay') {
+      const from = numberFlag(args.flags.get('from'), 'from');
+      if (from === undefined) {
+        io.err('usage: troupe pipeline replay --from <offset>');
+        return 2;
+      }
+      const topic = args.flags.get('topic');
+      const brokers = args.flags.get('brokers');
+      const group = args.flags.get('group');
+      const result = await pipelineReplayCommand({
+        ...location, from,
+        ...(typeof topic === 'string' ? { topic } : {}),
+        ...(typeof brokers === 'string' ? { brokers: brokers.split(',') } : {}),
+        ...(typeof group === 'string' ? { groupId: group } : {}),
+      });
+      io.out(json(result));
+      return 0;
+    }
+    io.err(`usage: troupe ${pipelineCommand.usage}`);
+    return 2;
+  },
+};
+
+/** Every component command, for embedding the CLI elsewhere. */
+export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand];
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await runCli(process.argv.slice(2), componentCommands);
+}
