@@ -8,3 +8,5 @@ export {
   TroupeError, AskTimeoutError, NoSuchActorError, MailboxFullError, StoppedError, ActorCrashedError, NodeDownError, DecodeError, InvalidArgumentError,
 } from './runtime/index.js';
 export type { ActorContext, Behaviour, Clock, Envelope, InspectionEvent, MailboxOptions, Ref, Rng, Terminated, TreeSnapshot } from './runtime/index.js';
+export { createClusterNode } from './cluster/index.js';
+export type { ClusterNode, ClusterNodeOptions } from './cluster/index.js';

@@ -1,32 +1,47 @@
 /**
- * `npm start`: a node with the embedded defaults. Prints its supervision tree and stops cleanly on
- * Ctrl-C (SIGINT) or SIGTERM.
+ * `npm start`: one Troupe node with the embedded defaults, ready to use from the CLI, the client SDK
+ * and the web UI:
+ *   - listens on 127.0.0.1:7401 (TROUPE_LISTEN) for nodes, clients and HTTP (/healthz, /metrics, /api/tree, /ui);
+ *   - keeps its data (the storage actor's WAL + LevelDB) in ./data/<name> (TROUPE_DATA);
+ *   - the cluster secret and client token come from TROUPE_SECRET / TROUPE_TOKEN, or are generated
+ *     for this run and printed (a generated secret means no other node can join; set one to build a cluster).
+ * Prints the supervision tree, then stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
  */
-import { behaviour, createNode, formatTree } from '../index.js';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { storageBehaviour } from '../actors/storage/index.js';
+import { createClusterNode, demoChildren } from '../cluster/index.js';
+import { formatTree } from '../index.js';
 
-const heartbeat = behaviour<number, { type: 'beat' }>({
-  name: 'heartbeat',
-  init(ctx) {
-    ctx.timers.startPeriodic('beat', { type: 'beat' }, 1000);
-    return 0;
-  },
-  receive: (beats) => beats + 1,
-});
+const name = process.env.TROUPE_NAME ?? 'n1';
+const listen = process.env.TROUPE_LISTEN ?? '127.0.0.1:7401';
+const dataDir = process.env.TROUPE_DATA ?? join('data', name);
+const secret = process.env.TROUPE_SECRET ?? randomBytes(32).toString('hex');
+const token = process.env.TROUPE_TOKEN ?? randomBytes(16).toString('hex');
 
-const node = await createNode({
-  name: process.env.TROUPE_NODE ?? 'n1',
-  children: [{ id: 'heartbeat', start: heartbeat, restart: 'permanent', shutdownMs: 1000, kind: 'worker' }],
+const node = await createClusterNode({
+  name, listen, secret, dataDir, tokens: [token],
+  children: (cluster) => [
+    { id: 'storage', start: storageBehaviour({ directory: join(dataDir, 'storage') }), restart: 'permanent', shutdownMs: 5000, kind: 'worker' },
+    ...demoChildren(cluster),
+  ],
 });
-console.log(`troupe node ${node.name} started\n${formatTree(node.tree())}\n(Ctrl-C to stop)`);
-let stopping = false;
-const shutdown = (signal: string): void => {
-  if (stopping) return;
-  stopping = true;
-  console.log(`\n${signal}: stopping node ${node.name}`);
-  void node.stop();
+const base = `http://${listen.replace('0.0.0.0', '127.0.0.1').replace(/:\d+$/, `:${node.port}`)}`;
+console.log(`troupe node ${node.name} listening on ${listen.replace(/:\d+$/, `:${node.port}`)} (incarnation ${node.incarnation})`);
+console.log(formatTree(node.system.tree()));
+console.log(`web UI:  ${base}/ui?token=${token}`);
+console.log(`CLI:     TROUPE_URL=ws://127.0.0.1:${node.port} TROUPE_TOKEN=${token} npx troupe tree`);
+console.log('(Ctrl-C to stop)');
+
+let leaving = false;
+const leave = (signal: string): void => {
+  if (leaving) return;
+  leaving = true;
+  console.log(`\n${signal}: node ${node.name} leaving`);
+  void node.leave();
 };
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => leave('SIGINT'));
+process.on('SIGTERM', () => leave('SIGTERM'));
 const termination = await node.terminated;
 console.log(`node ${node.name} stopped (exit ${termination.exitCode})`);
 process.exit(termination.exitCode);

@@ -1,19 +1,36 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../support/wait.js';
 
 describe('npm start', () => {
-  it('starts a node that prints its supervision tree, and stops cleanly with exit 0 on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/start-node.ts'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await waitFor(() => output.includes('(Ctrl-C to stop)'), { timeoutMs: 30_000, what: 'the node to start' });
-    expect(output).toMatch(/root {2}\[supervisor root\] running/);
-    expect(output).toMatch(/heartbeat {2}\[worker heartbeat\] running restarts=0/);
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(output).toContain('node n1 stopped (exit 0)');
+  it('starts a node that prints its supervision tree and serves HTTP, and stops cleanly with exit 0 on SIGINT', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'troupe-start-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'examples/start-node.ts'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, TROUPE_LISTEN: '127.0.0.1:0', TROUPE_DATA: dataDir, TROUPE_TOKEN: 'start-test-token' },
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+      child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await waitFor(() => output.includes('(Ctrl-C to stop)') || child.exitCode !== null, { timeoutMs: 30_000, what: 'the node to start' });
+      expect(output).toMatch(/root {2}\[supervisor root\] running/);
+      expect(output).toMatch(/storage {2}\[worker storage\] running restarts=0/);
+      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+      expect(port).toBeGreaterThan(0);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(200);
+      const tree = await fetch(`http://127.0.0.1:${port}/api/tree`, { headers: { authorization: 'Bearer start-test-token' } });
+      expect(JSON.stringify(await tree.json())).toContain('/root/storage');
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(output).toContain('node n1 stopped (exit 0)');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
