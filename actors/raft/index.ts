@@ -1,6 +1,8 @@
 /**
  * The Raft component's public surface: the pure protocol core behind the Ready/Advance contract, its
- * configuration and message types, and the replicated KV state machine with its entry codec.
+ * configuration and message types, and the replicated KV state machine with its entry codec; then the
+ * replica actor that hosts the core on the storage engine (WAL + LevelDB), the replicated KV service
+ * protocol and its client, and what the CLI and metrics need.
  */
 export { RaftNode, type Ready } from './core/node.js';
 export { validateConfig, validateMembership, raftDefaults, type RaftConfig, type RaftConfigInput } from './core/config.js';
@@ -58,3 +60,25 @@ export {
   type KvSnapshot,
 } from './core/kv-state-machine.js';
 export { decodeKvRequest, decodeKvSnapshot, encodeKvRequest, encodeKvSnapshot } from './kv-codec.js';
+
+// The replica actor, its durable log and state machine, the KV service protocol, the client, and
+// what the CLI and metrics need.
+export { raftReplica, replicaMetrics, type RaftReplicaOptions, type RaftReplicaState } from './actor.js';
+export { DurableLog, RaftLogCorruptError, type DurableLogOptions, type LogWrite, type RecoveredLog } from './durable-log.js';
+export { DurableKvMachine, type AppliedEntry } from './kv-machine.js';
+export {
+  parseServiceRequest,
+  requestTimeoutMsMax,
+  type DigestReply,
+  type KvReadRequest,
+  type KvRefusal,
+  type KvReply,
+  type KvServiceRequest,
+  type KvWriteRequest,
+  type PeerMetrics,
+  type RaftAdminRequest,
+  type RaftMetrics,
+} from './kv-service.js';
+export { RaftKvClient, type KvOperationRecord, type KvOutcome, type KvTransport, type RaftKvClientOptions, type ReadMode } from './client.js';
+export { collectRaftMetrics, formatRaftMetrics, kvUsage, parseKvArgs, raftMetricsFromTree, raftMetricsText, runKvCli, type KvCliCommand, type KvCliOptions } from './cli.js';
+export { checkMessage, wireLimits, type WireCheck, type WireLimits } from './wire.js';

@@ -1,0 +1,148 @@
+/**
+ * What the `troupe` CLI and the HTTP inspector need from Raft, given only a way to ask a replica:
+ *
+ *   troupe kv put <key> <value>
+ *   troupe kv get <key> [--log]           linearizable read (ReadIndex; --log goes through the log)
+ *   troupe kv delete <key>
+ *   troupe kv cas <key> <expected|-> <value>   "-" expects the key to be absent
+ *   troupe kv scan <start> [<end>] [--limit N]
+ *   troupe kv status                      role, term, commit, applied and peers of every replica
+ *
+ * and Raft metrics as plain data or Prometheus text.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TreeSnapshot } from '../../runtime/index.js';
+import type { KvCommand } from './core/kv-state-machine.js';
+import type { NodeId } from './core/types.js';
+import { RaftKvClient, type KvOutcome, type KvTransport, type ReadMode } from './client.js';
+import type { RaftMetrics } from './kv-service.js';
+
+/** A parsed `kv` command line. */
+export type KvCliCommand =
+  | { readonly ok: true; readonly kind: 'operation'; readonly command: KvCommand; readonly mode: ReadMode }
+  | { readonly ok: true; readonly kind: 'status' }
+  | { readonly ok: false; readonly usage: string };
+
+/** Usage text of `troupe kv`. */
+export const kvUsage = [
+  'usage: troupe kv put <key> <value>',
+  '       troupe kv get <key> [--log]',
+  '       troupe kv delete <key>',
+  '       troupe kv cas <key> <expected|-> <value>',
+  '       troupe kv scan <start> [<end>] [--limit N]',
+  '       troupe kv status',
+].join('\n');
+
+/** Parses the words after `troupe kv`. */
+export function parseKvArgs(args: readonly string[]): KvCliCommand {
+  const positional: string[] = [];
+  let log = false;
+  let limit = 100;
+  for (let position = 0; position < args.length; position += 1) {
+    const word = args[position]!;
+    if (word === '--log') log = true;
+    else if (word === '--limit') {
+      limit = Number(args[position + 1]);
+      position += 1;
+    } else positional.push(word);
+  }
+  const [verb, first, second, third] = positional;
+  const usage = { ok: false as const, usage: kvUsage };
+  switch (verb) {
+    case 'put': return first !== undefined && second !== undefined ? operation({ type: 'put', key: first, value: second }) : usage;
+    case 'get': return first !== undefined ? operation({ type: 'get', key: first }, log ? 'log' : 'readIndex') : usage;
+    case 'delete': return first !== undefined ? operation({ type: 'delete', key: first }) : usage;
+    case 'cas':
+      return first !== undefined && second !== undefined && third !== undefined ? operation({ type: 'cas', key: first, expected: second === '-' ? null : second, value: third }) : usage;
+    case 'scan':
+      if (first === undefined || !Number.isSafeInteger(limit) || limit < 1) return usage;
+      return operation({ type: 'scan', start: first, end: second ?? null, limit }, log ? 'log' : 'readIndex');
+    case 'status': return { ok: true, kind: 'status' };
+    default: return usage;
+  }
+}
+
+function operation(command: KvCommand, mode: ReadMode = 'readIndex'): KvCliCommand {
+  return { ok: true, kind: 'operation', command, mode };
+}
+
+/** Options of `runKvCli`. */
+export interface KvCliOptions {
+  readonly replicas: readonly NodeId[];
+  readonly transport: KvTransport;
+  readonly clientId?: string;
+  readonly giveUpMs?: number;
+}
+
+/**
+ * Runs `troupe kv ...`: prints the outcome as JSON (status as a table) and returns the exit code:
+ * 0 for a definite result, 1 for a refusal, 2 for usage, 3 when the outcome is unknown (TIMEOUT).
+ */
+export async function runKvCli(args: readonly string[], options: KvCliOptions): Promise<{ exitCode: number; output: string }> {
+  const parsed = parseKvArgs(args);
+  if (!parsed.ok) return { exitCode: 2, output: parsed.usage };
+  if (parsed.kind === 'status') return { exitCode: 0, output: formatRaftMetrics(await collectRaftMetrics(options.replicas, options.transport)) };
+  const client = new RaftKvClient({
+    clientId: options.clientId ?? `cli-${randomUUID()}`, replicas: options.replicas, transport: options.transport, giveUpMs: options.giveUpMs ?? 10_000,
+  });
+  const outcome: KvOutcome = await client.execute(parsed.command, parsed.mode);
+  const exitCode = outcome.ok ? 0 : outcome.code === 'TIMEOUT' ? 3 : 1;
+  return { exitCode, output: JSON.stringify(outcome) };
+}
+
+/** Asks every replica for its status; a replica that does not answer is left out. */
+export async function collectRaftMetrics(replicas: readonly NodeId[], transport: KvTransport, timeoutMs = 2_000): Promise<RaftMetrics[]> {
+  const answers = await Promise.allSettled(replicas.map((replica) => transport.ask(replica, { type: 'raft.status' }, timeoutMs)));
+  return answers.flatMap((answer) => (answer.status === 'fulfilled' && isMetrics(answer.value) ? [answer.value] : []));
+}
+
+function isMetrics(value: unknown): value is RaftMetrics {
+  return typeof value === 'object' && value !== null && typeof (value as RaftMetrics).role === 'string' && typeof (value as RaftMetrics).term === 'number';
+}
+
+/** A table of replicas: id, role, term, leader, commit, applied, and (on the leader) each peer's match index. */
+export function formatRaftMetrics(metrics: readonly RaftMetrics[]): string {
+  const rows = [['replica', 'role', 'term', 'leader', 'commit', 'applied', 'peers (match)']];
+  for (const replica of metrics) {
+    const peers = Object.entries(replica.peers).map(([id, peer]) => `${id}=${peer.match}`).join(' ');
+    rows.push([replica.id, replica.role, String(replica.term), replica.leader ?? '-', String(replica.commit), String(replica.applied), peers || '-']);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** Every replica's status found in a tree snapshot (its `details.raft`, from the replica's `describe`). */
+export function raftMetricsFromTree(tree: TreeSnapshot): RaftMetrics[] {
+  const found: RaftMetrics[] = [];
+  const visit = (node: TreeSnapshot): void => {
+    const raft = node.details?.raft;
+    if (isMetrics(raft)) found.push(raft);
+    for (const child of node.children) visit(child);
+  };
+  visit(tree);
+  return found;
+}
+
+const roles = ['follower', 'preCandidate', 'candidate', 'leader'] as const;
+
+/** Prometheus exposition lines for replicas' status (one series per replica, and per peer for match). */
+export function raftMetricsText(metrics: readonly RaftMetrics[]): string {
+  const lines = [
+    '# HELP troupe_raft_term Current Raft term.', '# TYPE troupe_raft_term gauge',
+    '# HELP troupe_raft_commit_index Highest log index known committed.', '# TYPE troupe_raft_commit_index gauge',
+    '# HELP troupe_raft_applied_index Highest log index applied to the state machine.', '# TYPE troupe_raft_applied_index gauge',
+    '# HELP troupe_raft_role 1 for the replica\'s current role.', '# TYPE troupe_raft_role gauge',
+    '# HELP troupe_raft_peer_match_index A follower\'s match index, as its leader sees it.', '# TYPE troupe_raft_peer_match_index gauge',
+  ];
+  for (const replica of metrics) {
+    const label = `replica="${escapeLabel(replica.id)}"`;
+    lines.push(`troupe_raft_term{${label}} ${replica.term}`, `troupe_raft_commit_index{${label}} ${replica.commit}`, `troupe_raft_applied_index{${label}} ${replica.applied}`);
+    for (const role of roles) lines.push(`troupe_raft_role{${label},role="${role}"} ${replica.role === role ? 1 : 0}`);
+    for (const [peer, progress] of Object.entries(replica.peers)) lines.push(`troupe_raft_peer_match_index{${label},peer="${escapeLabel(peer)}"} ${progress.match}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}

@@ -1,0 +1,155 @@
+/**
+ * The process chaos scenario for Raft: a cluster of real node processes under a client workload
+ * while a nemesis kill -9s the leader, isolates it with the partition proxies, and kills and restarts
+ * followers, on a seeded schedule. Afterwards everything is healed and restarted, and the run is
+ * judged:
+ *   - every acknowledged write survives: each client also writes keys nobody else touches (a ledger),
+ *     and every acknowledged ledger write must read back with its value;
+ *   - the whole history (unknown outcomes included) is linearizable (test/support/linearizability.ts);
+ *   - every replica converges to the same state digest at the same applied index.
+ */
+import { RaftKvClient, type KvCommand, type KvOperationRecord, type KvOutcome } from '../../actors/raft/index.js';
+import { createRng, type Rng } from '../../runtime/index.js';
+import { checkLinearizability, kvModel, type LinearizabilityResult } from './linearizability.js';
+import { RaftProcessCluster } from './raft-cluster.js';
+
+/** Knobs of a run. */
+export interface ChaosOptions {
+  readonly names: readonly string[];
+  readonly seed: number;
+  /** How long the nemesis acts. */
+  readonly durationMs: number;
+  readonly clients: number;
+  readonly snapshotThreshold?: number;
+}
+
+/** What a run did and found. */
+export interface ChaosReport {
+  readonly seed: number;
+  readonly operations: number;
+  readonly acknowledged: number;
+  readonly unknown: number;
+  readonly faults: { leaderKills: number; followerKills: number; partitions: number };
+  readonly ledgerAcknowledged: number;
+  /** Acknowledged ledger writes that did not read back (must be empty). */
+  readonly lostWrites: readonly string[];
+  readonly linearizability: LinearizabilityResult<KvCommand, unknown>;
+  readonly convergedAt: number;
+  readonly retries: number;
+}
+
+const sharedKeys = ['k0', 'k1', 'k2', 'k3'];
+const rangeKeys = ['r/0', 'r/1'];
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs the scenario and returns its report; the cluster is always stopped. */
+export async function runRaftChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const cluster = await RaftProcessCluster.start({ names: options.names, snapshotThreshold: options.snapshotThreshold ?? 200 });
+  try {
+    await cluster.leader();
+    const history: KvOperationRecord[] = [];
+    const ledger = new Map<string, { value: string; outcome: KvOutcome }>();
+    const clients = Array.from({ length: options.clients }, (_, index) => new RaftKvClient({
+      clientId: `chaos-${index}`, replicas: cluster.names, transport: cluster.transport, attemptTimeoutMs: 1_500, giveUpMs: 20_000,
+      record: (operation) => history.push(operation),
+    }));
+    let running = true;
+    const workload = clients.map((client, index) => runClient(client, createRng(options.seed * 31 + index), () => running, ledger));
+    const faults = await nemesis(cluster, createRng(options.seed), options.durationMs);
+    running = false;
+    await Promise.all(workload);
+    for (const name of cluster.names) if (!cluster.isRunning(name)) await cluster.restart(name);
+    await cluster.leader();
+    const converged = await cluster.converged();
+    const checker = new RaftKvClient({ clientId: 'checker', replicas: cluster.names, transport: cluster.transport, record: (operation) => history.push(operation) });
+    for (const key of [...sharedKeys, ...rangeKeys]) await checker.get(key);
+    const lostWrites: string[] = [];
+    let ledgerAcknowledged = 0;
+    for (const [key, { value, outcome }] of ledger) {
+      if (!outcome.ok) continue;
+      ledgerAcknowledged += 1;
+      const read = await checker.get(key, 'readIndex');
+      if (!(read.ok && read.type === 'get' && read.value === value)) lostWrites.push(`${key}=${value} read ${JSON.stringify(read)}`);
+    }
+    const contended = history.filter((operation) => !('key' in operation.input && operation.input.key.startsWith('ledger/')));
+    return {
+      seed: options.seed,
+      operations: history.length,
+      acknowledged: history.filter((operation) => operation.output !== undefined).length,
+      unknown: history.filter((operation) => operation.output === undefined).length,
+      faults,
+      ledgerAcknowledged,
+      lostWrites,
+      linearizability: checkLinearizability(kvModel, contended, { stepsMax: 3_000_000 }) as LinearizabilityResult<KvCommand, unknown>,
+      convergedAt: converged.appliedIndex,
+      retries: clients.reduce((sum, client) => sum + client.retries, 0),
+    };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** One client's sequential workload until `running()` turns false. */
+async function runClient(client: RaftKvClient, rng: Rng, running: () => boolean, ledger: Map<string, { value: string; outcome: KvOutcome }>): Promise<void> {
+  let counter = 0;
+  const seen = new Map<string, string | null>();
+  while (running()) {
+    counter += 1;
+    const value = `${client.clientId}:${counter}`;
+    const key = sharedKeys[rng.int(0, sharedKeys.length - 1)]!;
+    const roll = rng.next();
+    if (roll < 0.25) {
+      const ledgerKey = `ledger/${client.clientId}/${counter}`;
+      ledger.set(ledgerKey, { value, outcome: await client.put(ledgerKey, value) });
+    } else if (roll < 0.45) {
+      await client.put(key, value);
+    } else if (roll < 0.6) {
+      const outcome = await client.cas(key, seen.get(key) ?? null, value);
+      if (outcome.ok && outcome.type === 'cas') seen.set(key, outcome.current);
+    } else if (roll < 0.75) {
+      const outcome = await client.get(key, rng.next() < 0.8 ? 'readIndex' : 'log');
+      if (outcome.ok && outcome.type === 'get') seen.set(key, outcome.value);
+    } else if (roll < 0.8) {
+      await client.delete(key);
+    } else if (roll < 0.9) {
+      await client.put(rangeKeys[rng.int(0, rangeKeys.length - 1)]!, value);
+    } else {
+      await client.scan('r/', 'r0', 10, rng.next() < 0.8 ? 'readIndex' : 'log');
+    }
+  }
+}
+
+/** Injects faults until `durationMs` has passed; always leaves every node running and connected. */
+async function nemesis(cluster: RaftProcessCluster, rng: Rng, durationMs: number): Promise<ChaosReport['faults']> {
+  const faults = { leaderKills: 0, followerKills: 0, partitions: 0 };
+  const endAt = Date.now() + durationMs;
+  let round = 0;
+  while (Date.now() < endAt) {
+    await pause(rng.int(1_000, 2_500));
+    const leader = await cluster.leader(undefined, 15_000).catch(() => undefined);
+    if (leader === undefined) continue;
+    // The first rounds cover each kind of fault once; later ones are drawn.
+    const action = round < 3 ? round : rng.int(0, 2);
+    round += 1;
+    if (action === 0) {
+      await cluster.kill(leader);
+      faults.leaderKills += 1;
+      await pause(rng.int(500, 2_000));
+      await cluster.restart(leader);
+    } else if (action === 1) {
+      cluster.proxies.isolate(leader);
+      faults.partitions += 1;
+      await pause(rng.int(1_500, 3_500));
+      cluster.proxies.heal();
+    } else {
+      const followers = cluster.names.filter((name) => name !== leader);
+      const victim = followers[rng.int(0, followers.length - 1)]!;
+      await cluster.kill(victim);
+      faults.followerKills += 1;
+      await pause(rng.int(500, 2_000));
+      await cluster.restart(victim);
+    }
+  }
+  return faults;
+}
