@@ -6,7 +6,8 @@
 import { pathToFileURL } from 'node:url';
 import { inspectStorage, verifyStorage } from './actors/storage/index.js';
 import { pipelineReplayCommand, pipelineSearchCommand } from './actors/pipeline/index.js';
-import { runCli, type Command } from './cluster/index.js';
+import { runKvCli } from './actors/raft/index.js';
+import { connect, runCli, type Command } from './cluster/index.js';
 
 const json = (value: unknown): string => JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item instanceof Uint8Array ? Buffer.from(item).toString('base64') : item), 2);
 
@@ -77,8 +78,37 @@ const pipelineCommand: Command = {
   },
 };
 
+const kvCommand: Command = {
+  name: 'kv',
+  summary: 'the replicated key-value store (Raft): put, get, delete, cas, scan, status',
+  usage: 'kv put <key> <value> | get <key> [--log] | delete <key> | cas <key> <expected|-> <value> | scan <start> [<end>] [--limit N] | status   [--replicas n1,n2,n3] [--path /root/raft]',
+  valueFlags: ['url', 'token', 'replicas', 'path', 'limit'],
+  booleanFlags: ['log'],
+  async run(args, io) {
+    const url = args.flags.get('url');
+    const token = args.flags.get('token') ?? process.env.TROUPE_TOKEN;
+    const client = await connect(typeof url === 'string' ? url : process.env.TROUPE_URL ?? 'ws://127.0.0.1:7401', { reconnect: false, ...(typeof token === 'string' ? { token } : {}) });
+    try {
+      const listed = args.flags.get('replicas');
+      const replicas = typeof listed === 'string'
+        ? listed.split(',').filter((replica) => replica !== '')
+        : (await client.members()).filter((member) => member.status === 'up').map((member) => member.node);
+      const pathFlag = args.flags.get('path');
+      const path = typeof pathFlag === 'string' ? pathFlag : '/root/raft';
+      const limit = args.flags.get('limit');
+      const words = [...args.positional, ...(args.flags.has('log') ? ['--log'] : []), ...(typeof limit === 'string' ? ['--limit', limit] : [])];
+      const result = await runKvCli(words, { replicas, transport: { ask: (replica, message, timeoutMs) => client.ask({ node: replica, path }, message, { timeoutMs }) } });
+      if (result.exitCode === 2) io.err(result.output);
+      else io.out(result.output);
+      return result.exitCode;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
 /** Every component command, for embedding the CLI elsewhere. */
-export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand];
+export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand, kvCommand];
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.exitCode = await runCli(process.argv.slice(2), componentCommands);

@@ -4,7 +4,7 @@
  * paths only bump plain counters.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ActorSystem } from '../runtime/index.js';
+import type { ActorSystem, TreeSnapshot } from '../runtime/index.js';
 import type { Counters } from './counters.js';
 import type { MemberView } from './core/membership.js';
 import type { Peer } from './peer.js';
@@ -21,6 +21,8 @@ export interface MetricsSource {
 
 /** Mailbox-depth series kept per scrape (the deepest ones), to bound label cardinality. */
 const mailboxSeriesMax = 200;
+/** Component status series (from behaviours' `describe`) kept per scrape, to bound label cardinality. */
+const detailSeriesMax = 500;
 const statuses = ['joining', 'up', 'suspect', 'down', 'leaving', 'removed'] as const;
 
 /** Builds the registry for one node. */
@@ -42,6 +44,20 @@ export function createMetrics(source: MetricsSource): Registry {
       this.reset();
       const depths = [...source.system.stats().mailboxDepths].sort((a, b) => b.depth - a.depth).slice(0, mailboxSeriesMax);
       for (const { path, depth } of depths) this.set({ path }, depth);
+    },
+  });
+  new Gauge({
+    name: 'troupe_actor_status', help: 'Numeric component status from an actor\'s describe() (e.g. raft.term, raft.commit, raft.applied).', labelNames: ['path', 'key'], registers,
+    collect() {
+      this.reset();
+      for (const { path, key, value } of actorDetails(source.system.tree()).numbers.slice(0, detailSeriesMax)) this.set({ path, key }, value);
+    },
+  });
+  new Gauge({
+    name: 'troupe_actor_status_info', help: 'Textual component status from an actor\'s describe() (e.g. raft.role), as a label with value 1.', labelNames: ['path', 'key', 'value'], registers,
+    collect() {
+      this.reset();
+      for (const { path, key, value } of actorDetails(source.system.tree()).texts.slice(0, detailSeriesMax)) this.set({ path, key, value }, 1);
     },
   });
   new Gauge({ name: 'troupe_clients_connected', help: 'Client connections.', registers, collect() { this.set(source.clients()); } });
@@ -79,3 +95,28 @@ export function createMetrics(source: MetricsSource): Registry {
   byCode('troupe_messages_dropped_total', 'Messages the cluster layer gave up on, by error code.', source.dropped);
   return registry;
 }
+
+interface DetailSeries {
+  readonly numbers: Array<{ path: string; key: string; value: number }>;
+  readonly texts: Array<{ path: string; key: string; value: string }>;
+}
+
+/** Flattens every actor's `details` (two levels deep: `raft.term`) into numeric and short textual series. */
+function actorDetails(tree: TreeSnapshot): DetailSeries {
+  const series: DetailSeries = { numbers: [], texts: [] };
+  const add = (path: string, key: string, value: unknown, depth: number): void => {
+    if (typeof value === 'number' && Number.isFinite(value)) series.numbers.push({ path, key, value });
+    else if (typeof value === 'boolean') series.numbers.push({ path, key, value: value ? 1 : 0 });
+    else if (typeof value === 'string' && value.length <= 64) series.texts.push({ path, key, value });
+    else if (depth < 2 && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const [inner, item] of Object.entries(value)) add(path, `${key}.${inner}`, item, depth + 1);
+    }
+  };
+  const visit = (node: TreeSnapshot): void => {
+    for (const [key, value] of Object.entries(node.details ?? {})) add(node.path, key, value, 1);
+    for (const child of node.children) visit(child);
+  };
+  visit(tree);
+  return series;
+}
+

@@ -2,13 +2,15 @@
  * `npm start`: one Troupe node with the embedded defaults, ready to use from the CLI, the client SDK
  * and the web UI:
  *   - listens on 127.0.0.1:7401 (TROUPE_LISTEN) for nodes, clients and HTTP (/healthz, /metrics, /api/tree, /ui);
- *   - keeps its data (the storage actor's WAL + LevelDB) in ./data/<name> (TROUPE_DATA);
+ *   - keeps its data (the storage actor's WAL + LevelDB, the Raft replica's log and state) in ./data/<name> (TROUPE_DATA);
+ *   - runs a replica of the replicated KV store at /root/raft; its group is TROUPE_KV_PEERS (default: this node alone);
  *   - the cluster secret and client token come from TROUPE_SECRET / TROUPE_TOKEN, or are generated
  *     for this run and printed (a generated secret means no other node can join; set one to build a cluster).
  * Prints the supervision tree, then stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { raftReplica } from '../actors/raft/index.js';
 import { storageBehaviour } from '../actors/storage/index.js';
 import { createClusterNode, demoChildren } from '../cluster/index.js';
 import { formatTree } from '../index.js';
@@ -18,11 +20,16 @@ const listen = process.env.TROUPE_LISTEN ?? '127.0.0.1:7401';
 const dataDir = process.env.TROUPE_DATA ?? join('data', name);
 const secret = process.env.TROUPE_SECRET ?? randomBytes(32).toString('hex');
 const token = process.env.TROUPE_TOKEN ?? randomBytes(16).toString('hex');
+const kvPeers = (process.env.TROUPE_KV_PEERS ?? name).split(',').filter((peer) => peer !== '');
 
 const node = await createClusterNode({
   name, listen, secret, dataDir, tokens: [token],
   children: (cluster) => [
     { id: 'storage', start: storageBehaviour({ directory: join(dataDir, 'storage') }), restart: 'permanent', shutdownMs: 5000, kind: 'worker' },
+    {
+      id: 'raft', kind: 'worker', restart: 'permanent', shutdownMs: 5000,
+      start: raftReplica({ id: name, directory: join(dataDir, 'raft'), peers: Object.fromEntries(kvPeers.map((peer) => [peer, { node: peer, path: '/root/raft' }])) }),
+    },
     ...demoChildren(cluster),
   ],
 });
@@ -30,7 +37,7 @@ const base = `http://${listen.replace('0.0.0.0', '127.0.0.1').replace(/:\d+$/, `
 console.log(`troupe node ${node.name} listening on ${listen.replace(/:\d+$/, `:${node.port}`)} (incarnation ${node.incarnation})`);
 console.log(formatTree(node.system.tree()));
 console.log(`web UI:  ${base}/ui?token=${token}`);
-console.log(`CLI:     TROUPE_URL=ws://127.0.0.1:${node.port} TROUPE_TOKEN=${token} npx troupe tree`);
+console.log(`CLI:     export TROUPE_URL=ws://127.0.0.1:${node.port} TROUPE_TOKEN=${token}; npx troupe tree; npx troupe kv put greeting hello`);
 console.log('(Ctrl-C to stop)');
 
 let leaving = false;

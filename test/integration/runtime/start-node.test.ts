@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,18 @@ describe('npm start', () => {
       expect(health.status).toBe(200);
       const tree = await fetch(`http://127.0.0.1:${port}/api/tree`, { headers: { authorization: 'Bearer start-test-token' } });
       expect(JSON.stringify(await tree.json())).toContain('/root/storage');
+      const environment = { ...process.env, TROUPE_URL: `ws://127.0.0.1:${port}`, TROUPE_TOKEN: 'start-test-token' };
+      const troupe = (...words: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...words], { encoding: 'utf8', env: environment, timeout: 60_000 });
+      const put = troupe('kv', 'put', 'greeting', 'hello');
+      expect(put.status, put.stderr + put.stdout).toBe(0);
+      const get = troupe('kv', 'get', 'greeting');
+      expect(get.status, get.stderr).toBe(0);
+      expect(JSON.parse(get.stdout)).toEqual({ ok: true, type: 'get', value: 'hello' });
+      const cas = troupe('kv', 'cas', 'greeting', 'wrong', 'bye');
+      expect(JSON.parse(cas.stdout)).toEqual({ ok: true, type: 'cas', swapped: false, current: 'hello' });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/troupe_actor_status\{[^}]*path="\/root\/raft"[^}]*key="raft\.commit"[^}]*\} [1-9]/);
+      expect(metrics).toMatch(/troupe_actor_status_info\{[^}]*key="raft\.role"[^}]*value="leader"[^}]*\} 1/);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
       expect(output).toContain('node n1 stopped (exit 0)');
