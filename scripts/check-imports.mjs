@@ -20,10 +20,13 @@ function walk(directory) {
   });
 }
 
+/** Every module specifier in a file, and whether it is a type-only import (erased at build time). */
 function specifiers(source) {
   const found = [];
   const pattern = /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g;
-  for (const match of source.matchAll(pattern)) found.push(match[1] ?? match[2] ?? match[3]);
+  for (const match of source.matchAll(pattern)) {
+    found.push({ specifier: match[1] ?? match[2] ?? match[3], typeOnly: /^(import|export)\s+type\s/.test(match[0]) });
+  }
   return found;
 }
 
@@ -35,6 +38,7 @@ function layerOf(file) {
 
 function isCore(file) {
   const parts = relative(root, file).split(sep);
+  if (parts[0] === 'cluster') return parts[1] === 'core';
   return parts[0] === 'actors' && (parts[2] === 'core.ts' || parts[2] === 'core');
 }
 
@@ -42,7 +46,7 @@ function check(file) {
   const source = readFileSync(file, 'utf8');
   const from = layerOf(file);
   const where = relative(root, file);
-  for (const specifier of specifiers(source)) {
+  for (const { specifier, typeOnly } of specifiers(source)) {
     if (!specifier.startsWith('.')) {
       const external = specifier.startsWith('node:') ? 'node' : specifier;
       if (from.layer === 'runtime' && external !== 'node' && !runtimePackages.has(specifier)) violations.push(`${where}: runtime may not import ${specifier}`);
@@ -66,7 +70,8 @@ function check(file) {
       const parts = targetPath.split(sep);
       if (parts.length !== 3 || !/^index\.(js|ts)$/.test(parts[2])) violations.push(`${where}: import another component only through its index.ts, not ${targetPath}`);
     }
-    if (isCore(file) && !(to.layer === 'runtime' || (to.layer === 'actors' && to.component === from.component && (isCore(target) || /types?\.(js|ts)$/.test(targetPath))))) {
+    const sameComponent = from.layer === 'cluster' ? to.layer === 'cluster' : to.layer === 'actors' && to.component === from.component;
+    if (isCore(file) && !typeOnly && !(to.layer === 'runtime' || (sameComponent && (isCore(target) || /types?\.(js|ts)$/.test(targetPath))))) {
       violations.push(`${where}: a pure core may import only runtime and its own core, not ${targetPath}`);
     }
   }

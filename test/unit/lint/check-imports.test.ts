@@ -1,0 +1,57 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const script = resolve('scripts/check-imports.mjs');
+const roots: string[] = [];
+afterEach(() => {
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
+function lint(files: Record<string, string>): { status: number | null; output: string } {
+  const root = mkdtempSync(join(tmpdir(), 'troupe-lint-'));
+  roots.push(root);
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  const result = spawnSync(process.execPath, [script], { cwd: root, encoding: 'utf8' });
+  return { status: result.status, output: result.stdout + result.stderr };
+}
+
+describe('the import-boundary lint', () => {
+  it('accepts imports that point down the layers and through a component\'s index.ts', () => {
+    const result = lint({
+      'runtime/a.ts': "import nact from 'nact';\nimport { b } from './b.js';\n",
+      'runtime/b.ts': 'export const b = 1;\n',
+      'supervisors/s.ts': "import { b } from '../runtime/b.js';\n",
+      'actors/one/index.ts': "export { two } from '../two/index.js';\n",
+      'actors/two/index.ts': 'export const two = 2;\n',
+      'actors/two/core.ts': "import { sha256 } from '@noble/hashes/sha2.js';\nimport type { X } from './actor.js';\nexport const pure = 1;\n",
+    });
+    expect(result.output).toContain('ok');
+    expect(result.status).toBe(0);
+  });
+
+  it('refuses upward imports, reaching into another component, packages in runtime, and impure cores', () => {
+    const result = lint({
+      'runtime/a.ts': "import { c } from '../cluster/c.js';\nimport { WebSocket } from 'ws';\n",
+      'cluster/c.ts': "import { x } from '../actors/one/index.js';\nexport const c = 1;\n",
+      'actors/one/index.ts': "import { y } from '../two/store.js';\n",
+      'actors/two/store.ts': 'export const y = 1;\n',
+      'actors/two/core.ts': "import { readFileSync } from 'node:fs';\nexport const now = () => Date.now();\nexport async function f() { await 1; }\n",
+    });
+    expect(result.status).toBe(1);
+    for (const expected of [
+      'runtime/a.ts: runtime may not import cluster/c.js',
+      'runtime/a.ts: runtime may not import ws',
+      'cluster/c.ts: cluster may not import actors/one/index.js',
+      'actors/one/index.ts: import another component only through its index.ts, not actors/two/store.js',
+      'actors/two/core.ts: a pure core may not import node:fs',
+      'actors/two/core.ts: a pure core may not use Date.now()',
+      'actors/two/core.ts: a pure core may not use await',
+    ]) expect(result.output).toContain(expected);
+  });
+});
