@@ -308,7 +308,12 @@ export class Cell {
   }
 
   async #runInit(control: Control): Promise<void> {
-    assert(this.status !== 'running' && this.status !== 'stopped', 'init of a running or stopped cell', { path: this.path });
+    if (this.status === 'stopped') {
+      // Killed (shutdown deadline passed) while this start was queued: there is nothing to start.
+      control.done(false);
+      return;
+    }
+    assert(this.status !== 'running', 'init of a running cell', { path: this.path });
     const restarting = this.#everStarted;
     this.#everStarted = true;
     if (restarting) {
