@@ -26,3 +26,18 @@ describe('embedding', () => {
     expect(await node.terminated).toEqual({ exitCode: 0, reason: 'stopped' });
   });
 });
+
+describe('embedding a cluster node', () => {
+  it('createNode({ cluster }) joins a cluster and reaches actors on the other node', async () => {
+    const echo = behaviour<null, unknown>({ name: 'echo', init: () => null, receive: (state, message, ctx) => { ctx.reply({ echoed: message }); return state; } });
+    const first = await createNode({ name: 'e1', cluster: { listen: '127.0.0.1:0', secret: 'embed-secret' }, children: [{ id: 'echo', start: echo, restart: 'permanent', shutdownMs: 500, kind: 'worker' }] });
+    const second = await createNode({ name: 'e2', cluster: { listen: '127.0.0.1:0', secret: 'embed-secret', seeds: [first.address] } });
+    try {
+      await waitFor(() => second.member('e1')?.status === 'up', { timeoutMs: 20_000, what: 'e1 up in e2\'s view' });
+      expect(await second.system.ask({ node: 'e1', path: '/root/echo' }, 'hi', { timeoutMs: 5000 })).toEqual({ echoed: 'hi' });
+    } finally {
+      await second.leave();
+      await first.leave();
+    }
+  });
+});
