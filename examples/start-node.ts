@@ -37,7 +37,7 @@ const base = `http://${listen.replace('0.0.0.0', '127.0.0.1').replace(/:\d+$/, `
 console.log(`troupe node ${node.name} listening on ${listen.replace(/:\d+$/, `:${node.port}`)} (incarnation ${node.incarnation})`);
 console.log(formatTree(node.system.tree()));
 console.log(`web UI:  ${base}/ui?token=${token}`);
-console.log(`CLI:     export TROUPE_URL=ws://127.0.0.1:${node.port} TROUPE_TOKEN=${token}; npx troupe tree; npx troupe kv put greeting hello`);
+console.log(`CLI:     export TROUPE_URL=ws://127.0.0.1:${node.port} TROUPE_TOKEN=${token}; npm run troupe -- tree; npm run troupe -- kv put greeting hello`);
 console.log('(Ctrl-C to stop)');
 
 let leaving = false;
