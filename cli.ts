@@ -80,8 +80,8 @@ const pipelineCommand: Command = {
 
 const kvCommand: Command = {
   name: 'kv',
-  summary: 'the replicated key-value store (Raft): put, get, delete, cas, scan, status',
-  usage: 'kv put <key> <value> | get <key> [--log] | delete <key> | cas <key> <expected|-> <value> | scan <start> [<end>] [--limit N] | status   [--replicas n1,n2,n3] [--path /root/raft]',
+  summary: 'the replicated key-value store (Raft): put, get, delete, cas, scan, status, member',
+  usage: 'kv put <key> <value> | get <key> [--log] | delete <key> | cas <key> <expected|-> <value> | scan <start> [<end>] [--limit N] | status | member add|promote|remove <node>   [--replicas n1,n2,n3] [--path /root/raft]',
   valueFlags: ['url', 'token', 'replicas', 'path', 'limit'],
   booleanFlags: ['log'],
   async run(args, io) {
@@ -97,7 +97,7 @@ const kvCommand: Command = {
       const path = typeof pathFlag === 'string' ? pathFlag : '/root/raft';
       const limit = args.flags.get('limit');
       const words = [...args.positional, ...(args.flags.has('log') ? ['--log'] : []), ...(typeof limit === 'string' ? ['--limit', limit] : [])];
-      const result = await runKvCli(words, { replicas, transport: { ask: (replica, message, timeoutMs) => client.ask({ node: replica, path }, message, { timeoutMs }) } });
+      const result = await runKvCli(words, { replicas, peerPath: path, transport: { ask: (replica, message, timeoutMs) => client.ask({ node: replica, path }, message, { timeoutMs }) } });
       if (result.exitCode === 2) io.err(result.output);
       else io.out(result.output);
       return result.exitCode;

@@ -18,7 +18,13 @@
  * `init` recovers from the WAL and the newest snapshot, then rejoins the group as a follower.
  *
  * Ticks come from the actor's timers (`tickMs` each); peers are `{ node, path }` refs, local or
- * remote alike. On each node of a three-node cluster:
+ * remote alike. Membership changes (`raft.changeMembership`) grow the peers map: the leader records an
+ * added node's ref from the request, and any replica records a member's ref from the sender of its
+ * messages. A member with no known ref is reached at this replica's own path on the node named by its
+ * id (the layout `npm start` uses). Learned refs live in memory only: after a restart they are learned
+ * again the same ways. A replica joining a running group starts with the group's founding membership
+ * (`initialMembership`) and an empty directory, and receives the log, changes included, from the
+ * leader once it is added as a learner. On each node of a three-node cluster:
  *
  *   const peers = { n1: { node: 'n1', path: '/root/raft' }, n2: { node: 'n2', path: '/root/raft' }, n3: { node: 'n3', path: '/root/raft' } };
  *   await node.startChild({ id: 'raft', start: raftReplica({ id: 'n1', peers, directory: '/var/lib/troupe/raft' }),
@@ -46,7 +52,7 @@ import { checkMessage, isRaftMessageType } from './wire.js';
 export interface RaftReplicaOptions {
   /** This replica's id within the group. */
   readonly id: NodeId;
-  /** Where every member of the group lives, this replica included: id -> actor ref. */
+  /** Where the members of the group live, this replica included: id -> actor ref (more are learned; see above). */
   readonly peers: Readonly<Record<NodeId, Ref>>;
   /** The replica's data directory (WAL, snapshots, LevelDB state). */
   readonly directory: string;
@@ -94,6 +100,8 @@ export interface RaftReplicaState {
   /** Every LevelDB operation, in order. */
   readonly kv: SerialQueue;
   readonly requests: ReplicaRequests;
+  /** Where each known replica lives: the configured peers plus those learned since this incarnation began. */
+  readonly peers: Record<NodeId, Ref>;
   /** The Ready being written and applied, if any. */
   inFlight: Ready | null;
   /** A snapshot of the state machine is being written; no Ready is taken meanwhile. */
@@ -151,8 +159,10 @@ async function start(options: RaftReplicaState['options'], ctx: ActorContext<unk
       initialMembership: options.initialMembership ?? { voters: Object.keys(options.peers).sort(), learners: [] },
     };
     const node = new RaftNode(config, { hardState, snapshot: recovered.snapshot, entries: recovered.entries, appliedIndex: machine.appliedIndex });
+    const peers: Record<NodeId, Ref> = { ...options.peers };
     const state: RaftReplicaState = {
-      options, incarnation: ctx.incarnation, token: {}, node, log, machine, kv: new SerialQueue(), requests: new ReplicaRequests(options),
+      options, incarnation: ctx.incarnation, token: {}, node, log, machine, kv: new SerialQueue(), peers,
+      requests: new ReplicaRequests({ ...options, peers }),
       inFlight: null, snapshotting: false, jobs: new Set(), stopped: false, refused: 0,
     };
     ctx.timers.startPeriodic('raft.tick', new ReplicaSignal(state.token, { type: 'tick' }), options.tickMs);
@@ -191,13 +201,28 @@ function receive(state: RaftReplicaState, message: unknown, ctx: ActorContext<un
 
 function stepPeerMessage(state: RaftReplicaState, value: unknown, ctx: ActorContext<unknown>): void {
   const checked = checkMessage(value);
-  if (!checked.ok || checked.message.to !== state.options.id || state.options.peers[checked.message.from] === undefined || checked.message.from === state.options.id) {
+  if (!checked.ok || checked.message.to !== state.options.id || !isKnownPeer(state, checked.message.from) || checked.message.from === state.options.id) {
     state.refused += 1;
     ctx.deadLetter(value, checked.ok ? 'raft message for another replica or from an unknown one' : `malformed raft message: ${checked.reason}`);
     return;
   }
+  // A member added after this replica started: answer it where it sent from.
+  const from = checked.message.from;
+  if (state.peers[from] === undefined && ctx.sender !== undefined) state.peers[from] = ctx.sender;
   state.node.step(checked.message);
   pump(state, ctx);
+}
+
+/** A configured or learned peer, or a member of the membership in force (added since this replica started). */
+function isKnownPeer(state: RaftReplicaState, id: NodeId): boolean {
+  if (state.peers[id] !== undefined) return true;
+  const { voters, learners } = state.node.status().membership;
+  return voters.includes(id) || learners.includes(id);
+}
+
+/** Where to send to `id`: its known ref, or this replica's path on the node named `id`. */
+function peerRef(state: RaftReplicaState, id: NodeId, ctx: ActorContext<unknown>): Ref {
+  return state.peers[id] ?? { node: id, path: ctx.self.path };
 }
 
 function receiveInternal(state: RaftReplicaState, event: InternalEvent, ctx: ActorContext<unknown>): void {
@@ -235,10 +260,7 @@ function pump(state: RaftReplicaState, ctx: ActorContext<unknown>): void {
   background(state, ctx, async () => {
     await state.log.persist({ snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState });
     if (state.stopped) return;
-    for (const message of ready.messages) {
-      const target = state.options.peers[message.to];
-      if (target !== undefined) ctx.tell(target, message);
-    }
+    for (const message of ready.messages) ctx.tell(peerRef(state, message.to, ctx), message);
     const applied = await state.kv.run(async () => {
       if (ready.snapshot !== null) {
         const index = ready.snapshot.meta.index;
@@ -255,6 +277,7 @@ function readyDone(state: RaftReplicaState, applied: readonly AppliedEntry[], ct
   if (ready === null) return;
   state.inFlight = null;
   state.requests.applied(applied);
+  state.requests.changesCommitted(ready.committedEntries, state);
   state.requests.readsConfirmed(ready.readStates);
   state.node.advance();
   state.requests.serveReads(state, (error) => signal(state, ctx, { type: 'jobFailed', error }));

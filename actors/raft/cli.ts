@@ -7,20 +7,24 @@
  *   troupe kv cas <key> <expected|-> <value>   "-" expects the key to be absent
  *   troupe kv scan <start> [<end>] [--limit N]
  *   troupe kv status                      role, term, commit, applied and peers of every replica
+ *   troupe kv member add <node>           add a learner (its replica at `peerPath` on that node)
+ *   troupe kv member promote <node>       make a caught-up learner a voter
+ *   troupe kv member remove <node>        remove a voter or learner
  *
  * and Raft metrics as plain data or Prometheus text.
  */
 import { randomUUID } from 'node:crypto';
 import type { TreeSnapshot } from '../../runtime/index.js';
 import type { KvCommand } from './core/kv-state-machine.js';
-import type { NodeId } from './core/types.js';
-import { RaftKvClient, type KvOutcome, type KvTransport, type ReadMode } from './client.js';
+import type { MembershipChange, NodeId } from './core/types.js';
+import { changeMembership, RaftKvClient, type KvOutcome, type KvTransport, type ReadMode } from './client.js';
 import type { RaftMetrics } from './kv-service.js';
 
 /** A parsed `kv` command line. */
 export type KvCliCommand =
   | { readonly ok: true; readonly kind: 'operation'; readonly command: KvCommand; readonly mode: ReadMode }
   | { readonly ok: true; readonly kind: 'status' }
+  | { readonly ok: true; readonly kind: 'member'; readonly change: MembershipChange }
   | { readonly ok: false; readonly usage: string };
 
 /** Usage text of `troupe kv`. */
@@ -31,7 +35,10 @@ export const kvUsage = [
   '       troupe kv cas <key> <expected|-> <value>',
   '       troupe kv scan <start> [<end>] [--limit N]',
   '       troupe kv status',
+  '       troupe kv member add <node> | promote <node> | remove <node>',
 ].join('\n');
+
+const memberVerbs: Readonly<Record<string, MembershipChange['type']>> = { add: 'addLearner', promote: 'promoteLearner', remove: 'removeNode' };
 
 /** Parses the words after `troupe kv`. */
 export function parseKvArgs(args: readonly string[]): KvCliCommand {
@@ -58,6 +65,11 @@ export function parseKvArgs(args: readonly string[]): KvCliCommand {
       if (first === undefined || !Number.isSafeInteger(limit) || limit < 1) return usage;
       return operation({ type: 'scan', start: first, end: second ?? null, limit }, log ? 'log' : 'readIndex');
     case 'status': return { ok: true, kind: 'status' };
+    case 'member': {
+      const type = first === undefined ? undefined : memberVerbs[first];
+      if (type === undefined || second === undefined || second === '' || third !== undefined) return usage;
+      return { ok: true, kind: 'member', change: { type, node: second } };
+    }
     default: return usage;
   }
 }
@@ -72,6 +84,8 @@ export interface KvCliOptions {
   readonly transport: KvTransport;
   readonly clientId?: string;
   readonly giveUpMs?: number;
+  /** Where replicas live on their nodes, for `member add` (default '/root/raft'). */
+  readonly peerPath?: string;
 }
 
 /**
@@ -82,6 +96,14 @@ export async function runKvCli(args: readonly string[], options: KvCliOptions): 
   const parsed = parseKvArgs(args);
   if (!parsed.ok) return { exitCode: 2, output: parsed.usage };
   if (parsed.kind === 'status') return { exitCode: 0, output: formatRaftMetrics(await collectRaftMetrics(options.replicas, options.transport)) };
+  if (parsed.kind === 'member') {
+    const { change } = parsed;
+    const reply = await changeMembership(change, {
+      replicas: options.replicas, transport: options.transport, giveUpMs: options.giveUpMs ?? 10_000,
+      ...(change.type === 'addLearner' && options.peerPath !== undefined ? { peerRef: { node: change.node, path: options.peerPath } } : {}),
+    });
+    return { exitCode: reply.ok ? 0 : reply.code === 'TIMEOUT' ? 3 : 1, output: JSON.stringify(reply) };
+  }
   const client = new RaftKvClient({
     clientId: options.clientId ?? `cli-${randomUUID()}`, replicas: options.replicas, transport: options.transport, giveUpMs: options.giveUpMs ?? 10_000,
   });

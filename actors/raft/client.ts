@@ -12,8 +12,9 @@
  * client SDK from outside one.
  */
 import type { KvCommand, KvResult } from './core/kv-state-machine.js';
-import type { NodeId } from './core/types.js';
-import { requestTimeoutMsMax, type KvReadRequest, type KvReply, type KvWriteRequest } from './kv-service.js';
+import type { Ref } from '../../runtime/ref.js';
+import type { MembershipChange, NodeId } from './core/types.js';
+import { requestTimeoutMsMax, type KvReadRequest, type KvReply, type KvWriteRequest, type MembershipChangeRequest, type MembershipReply } from './kv-service.js';
 
 /** Reaches a replica. Rejects on a transport failure (timeout, node down, lost connection). */
 export interface KvTransport {
@@ -185,4 +186,50 @@ export class RaftKvClient {
   #forget(target: NodeId): void {
     if (this.#leader === target) this.#leader = null;
   }
+}
+
+/** Options of `changeMembership`. */
+export interface MembershipChangeOptions {
+  readonly replicas: readonly NodeId[];
+  readonly transport: KvTransport;
+  /** Where an added node's replica lives (default: the leader's choice, `{ node, path: '/root/raft' }`). */
+  readonly peerRef?: Ref;
+  /** How long the leader waits for the change to commit (default 5000). */
+  readonly timeoutMs?: number;
+  /** Give up finding a leader after this long (default 10000): TIMEOUT. */
+  readonly giveUpMs?: number;
+}
+
+/**
+ * Sends one membership change to the leader (following NOT_LEADER hints, trying the replicas in turn
+ * when there is none) and returns its first definite answer. It is not retried once a leader took it:
+ * a change is not idempotent, and after a TIMEOUT the operator looks at `kv status` before trying again.
+ */
+export async function changeMembership(change: MembershipChange, options: MembershipChangeOptions): Promise<MembershipReply> {
+  if (options.replicas.length === 0) throw new RangeError('a membership change needs at least one replica');
+  const timeoutMs = Math.min(requestTimeoutMsMax, options.timeoutMs ?? 5_000);
+  const request: MembershipChangeRequest = { type: 'raft.changeMembership', change, timeoutMs, ...(options.peerRef ? { peerRef: options.peerRef } : {}) };
+  const deadline = performance.now() + (options.giveUpMs ?? 10_000);
+  let next = 0;
+  let hinted: NodeId | null = null;
+  let misses = 0;
+  while (performance.now() < deadline) {
+    const target: NodeId = hinted ?? options.replicas[next++ % options.replicas.length]!;
+    hinted = null;
+    let reply: MembershipReply;
+    try {
+      reply = (await options.transport.ask(target, request, timeoutMs + 1_000)) as MembershipReply;
+    } catch {
+      reply = { ok: false, code: 'NOT_LEADER', leaderHint: null, leaderRef: null };
+    }
+    if (reply.ok !== false || reply.code !== 'NOT_LEADER') return reply;
+    if (reply.leaderHint !== null && reply.leaderHint !== target && options.replicas.includes(reply.leaderHint)) {
+      hinted = reply.leaderHint;
+      continue;
+    }
+    // No leader known here: after a round of the replicas, wait for an election to settle.
+    misses += 1;
+    if (misses % options.replicas.length === 0) await sleep(100);
+  }
+  return { ok: false, code: 'TIMEOUT' };
 }

@@ -67,6 +67,7 @@ export { raftReplica, replicaMetrics, type RaftReplicaOptions, type RaftReplicaS
 export { DurableLog, RaftLogCorruptError, type DurableLogOptions, type LogWrite, type RecoveredLog } from './durable-log.js';
 export { DurableKvMachine, type AppliedEntry } from './kv-machine.js';
 export {
+  defaultReplicaPath,
   parseServiceRequest,
   requestTimeoutMsMax,
   type DigestReply,
@@ -75,10 +76,13 @@ export {
   type KvReply,
   type KvServiceRequest,
   type KvWriteRequest,
+  type MembershipChangeRequest,
+  type MembershipRefusal,
+  type MembershipReply,
   type PeerMetrics,
   type RaftAdminRequest,
   type RaftMetrics,
 } from './kv-service.js';
-export { RaftKvClient, type KvOperationRecord, type KvOutcome, type KvTransport, type RaftKvClientOptions, type ReadMode } from './client.js';
+export { changeMembership, RaftKvClient, type MembershipChangeOptions, type KvOperationRecord, type KvOutcome, type KvTransport, type RaftKvClientOptions, type ReadMode } from './client.js';
 export { collectRaftMetrics, formatRaftMetrics, kvUsage, parseKvArgs, raftMetricsFromTree, raftMetricsText, runKvCli, type KvCliCommand, type KvCliOptions } from './cli.js';
 export { checkMessage, wireLimits, type WireCheck, type WireLimits } from './wire.js';

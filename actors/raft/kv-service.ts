@@ -7,6 +7,10 @@
  *   (Raft thesis 6.3). Each client keeps one request outstanding and retries it with the same
  *   sequence number until it gets a definite answer.
  * - `kv.read` is a linearizable read served through ReadIndex (thesis 6.4): no log entry, no session.
+ * - `raft.changeMembership` is an operator's single-server membership change (etcd's `member add`,
+ *   `promote`, `remove`): add a learner (with the ref where it lives), promote a caught-up learner to
+ *   voter, or remove a member. The leader answers once the change's entry commits; the core's refusals
+ *   (a change already in flight, a learner still behind, a change that does not apply) come back typed.
  * - Answers are the state machine's `KvResult`, or a typed refusal: `NOT_LEADER` (with the leader this
  *   replica knows of, if any), `TIMEOUT` (the outcome is unknown: the request may still be applied,
  *   and a retry with the same sequence number is safe), `BUSY` (refused, not applied: back off and
@@ -14,7 +18,7 @@
  */
 import type { Ref } from '../../runtime/ref.js';
 import { invalidCommandReason, kvDefaultLimits, type KvCommand, type KvLimits, type KvResult } from './core/kv-state-machine.js';
-import type { NodeId, ProgressState, Role } from './core/types.js';
+import type { Membership, MembershipChange, NodeId, ProgressState, Role } from './core/types.js';
 
 /** A request through the log. `timeoutMs` bounds how long the replica waits for it to apply. */
 export interface KvWriteRequest {
@@ -32,14 +36,29 @@ export interface KvReadRequest {
   readonly timeoutMs?: number;
 }
 
-/** Operator requests: status, a digest of the state, leader transfer. */
+/**
+ * A single-server membership change. `peerRef` says where an added node's replica lives (default
+ * `{ node, path: '/root/raft' }`); the leader records it so that it can replicate to the new member.
+ */
+export interface MembershipChangeRequest {
+  readonly type: 'raft.changeMembership';
+  readonly change: MembershipChange;
+  readonly peerRef?: Ref;
+  readonly timeoutMs?: number;
+}
+
+/** Operator requests: status, a digest of the state, leader transfer, membership changes. */
 export type RaftAdminRequest =
   | { readonly type: 'raft.status' }
   | { readonly type: 'raft.digest' }
-  | { readonly type: 'raft.transferLeader'; readonly target: NodeId };
+  | { readonly type: 'raft.transferLeader'; readonly target: NodeId }
+  | MembershipChangeRequest;
 
 /** Everything a client may send a replica. */
 export type KvServiceRequest = KvWriteRequest | KvReadRequest | RaftAdminRequest;
+
+/** Where a replica lives by default: the path `npm start` runs it at, on the node named by its id. */
+export const defaultReplicaPath = '/root/raft';
 
 /** The expected refusals of the service. */
 export type KvRefusal =
@@ -51,6 +70,22 @@ export type KvRefusal =
 
 /** A replica's answer to `kv.request` or `kv.read`. */
 export type KvReply = KvResult | KvRefusal;
+
+/**
+ * The refusals particular to membership changes, as the core gives them: another change has not
+ * committed yet (or the leader has not committed an entry of its term), the learner to promote has not
+ * replicated up to the commit index, or the change does not apply to the current membership.
+ */
+export type MembershipRefusal =
+  | { readonly ok: false; readonly code: 'MEMBERSHIP_CHANGE_PENDING' }
+  | { readonly ok: false; readonly code: 'LEARNER_NOT_CAUGHT_UP'; readonly match: number; readonly required: number }
+  | { readonly ok: false; readonly code: 'INVALID_MEMBERSHIP_CHANGE'; readonly reason: string };
+
+/** Answer to `raft.changeMembership`: the change committed at `index`, and the membership it left. */
+export type MembershipReply =
+  | { readonly ok: true; readonly type: 'membership'; readonly change: MembershipChange; readonly index: number; readonly membership: Membership }
+  | KvRefusal
+  | MembershipRefusal;
 
 /** One peer's replication progress as the leader sees it. */
 export interface PeerMetrics {
@@ -70,6 +105,7 @@ export interface RaftMetrics {
   readonly lastIndex: number;
   readonly snapshotIndex: number;
   readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
   /** Followers' match index; empty unless this replica leads. */
   readonly peers: Readonly<Record<NodeId, PeerMetrics>>;
   /** Client requests waiting to apply, reads waiting to be served. */
@@ -121,6 +157,45 @@ function timeoutReason(timeoutMs: unknown): string | null {
     : `timeoutMs must be an integer in 1-${requestTimeoutMsMax}`;
 }
 
+const changeTypes: ReadonlySet<unknown> = new Set(['addLearner', 'promoteLearner', 'removeNode']);
+
+function nodeIdReason(value: unknown, field: string): string | null {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 ? null : `${field} must be a string of 1-256 characters`;
+}
+
+function refReason(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return 'peerRef must be an object { node, path }';
+  const ref = value as Record<string, unknown>;
+  const reason = nodeIdReason(ref.node, 'peerRef.node');
+  if (reason !== null) return reason;
+  return typeof ref.path === 'string' && ref.path.startsWith('/') && ref.path.length <= 1_024 ? null : 'peerRef.path must be an absolute actor path';
+}
+
+/** Checks a `raft.changeMembership` request field by field; the result holds only known fields. */
+function parseMembershipRequest(record: Record<string, unknown>): { ok: true; request: MembershipChangeRequest } | { ok: false; reason: string } {
+  const change = record.change as Record<string, unknown> | null;
+  if (typeof change !== 'object' || change === null) return { ok: false, reason: 'change must be an object { type, node }' };
+  if (!changeTypes.has(change.type)) return { ok: false, reason: 'change.type must be addLearner, promoteLearner or removeNode' };
+  const reason = nodeIdReason(change.node, 'change.node') ?? timeoutReason(record.timeoutMs);
+  if (reason !== null) return { ok: false, reason };
+  const node = change.node as NodeId;
+  if (record.peerRef !== undefined) {
+    if (change.type !== 'addLearner') return { ok: false, reason: 'peerRef is only for addLearner' };
+    const invalid = refReason(record.peerRef);
+    if (invalid !== null) return { ok: false, reason: invalid };
+  }
+  const peerRef = record.peerRef as Ref | undefined;
+  return {
+    ok: true,
+    request: {
+      type: 'raft.changeMembership',
+      change: { type: change.type as MembershipChange['type'], node },
+      ...(peerRef === undefined ? {} : { peerRef: { node: peerRef.node, path: peerRef.path } }),
+      ...(record.timeoutMs === undefined ? {} : { timeoutMs: record.timeoutMs as number }),
+    },
+  };
+}
+
 /**
  * Checks a client message (untrusted). Returns the request with only its known fields, or the reason
  * it is refused; messages that are not service requests at all give null.
@@ -151,6 +226,8 @@ export function parseServiceRequest(value: unknown, limits: KvLimits = kvDefault
     case 'raft.transferLeader':
       if (typeof record.target !== 'string' || record.target.length === 0) return { ok: false, reason: 'target must be a replica id' };
       return { ok: true, request: { type: 'raft.transferLeader', target: record.target } };
+    case 'raft.changeMembership':
+      return parseMembershipRequest(record);
     default:
       return null;
   }

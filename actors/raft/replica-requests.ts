@@ -1,7 +1,8 @@
 /**
  * The client side of a replica: KV requests proposed to the log and the clients waiting for them to
  * apply, linearizable reads waiting for ReadIndex and then for the state machine, operator requests,
- * and the deadlines that turn a wait into a TIMEOUT answer (outcome unknown, never "not applied").
+ * membership changes waiting for their entry to commit, and the deadlines that turn a wait into a
+ * TIMEOUT answer (outcome unknown, never "not applied").
  *
  * Waiting requests are bounded (`pendingRequestsMax`, BUSY beyond it). A client has one request
  * outstanding, so writes wait by client id; a newer sequence from the same client replaces (and
@@ -10,10 +11,21 @@
 import type { ActorContext, Ref } from '../../runtime/index.js';
 import type { KvResult } from './core/kv-state-machine.js';
 import type { RaftNode } from './core/node.js';
-import type { NodeId, ReadState, Refusal } from './core/types.js';
+import type { Entry, MembershipChange, NodeId, ReadState, Refusal } from './core/types.js';
 import { encodeKvRequest } from './kv-codec.js';
 import type { AppliedEntry } from './kv-machine.js';
-import { parseServiceRequest, type KvReadRequest, type KvRefusal, type KvReply, type KvWriteRequest, type PeerMetrics, type RaftMetrics } from './kv-service.js';
+import {
+  defaultReplicaPath,
+  parseServiceRequest,
+  type KvReadRequest,
+  type KvRefusal,
+  type KvReply,
+  type KvWriteRequest,
+  type MembershipChangeRequest,
+  type MembershipReply,
+  type PeerMetrics,
+  type RaftMetrics,
+} from './kv-service.js';
 import type { RaftReplicaState } from './actor.js';
 
 type Reply = (value: unknown) => void;
@@ -32,6 +44,14 @@ interface ReadWaiter {
   index: number | null;
 }
 
+/** A membership change appended at a known index and term, waiting to commit. */
+interface ChangeWaiter {
+  readonly term: number;
+  readonly change: MembershipChange;
+  readonly reply: Reply;
+  readonly deadlineMs: number;
+}
+
 const timeout: KvRefusal = { ok: false, code: 'TIMEOUT' };
 
 /** The clients waiting at one replica. */
@@ -40,9 +60,12 @@ export class ReplicaRequests {
   readonly #pendingMax: number;
   readonly #writes = new Map<string, WriteWaiter>();
   readonly #reads = new Map<string, ReadWaiter>();
+  /** Membership changes by the index of their entry. */
+  readonly #changes = new Map<number, ChangeWaiter>();
   #readCounter = 0;
   #wasLeader = false;
 
+  /** The replica's peers map (shared with it, so refs it learns are seen here). */
   readonly #peers: Readonly<Record<NodeId, Ref>>;
 
   constructor(options: { readonly requestTimeoutMs: number; readonly pendingRequestsMax: number; readonly peers: Readonly<Record<NodeId, Ref>> }) {
@@ -53,6 +76,9 @@ export class ReplicaRequests {
 
   get pendingWrites(): number { return this.#writes.size; }
   get pendingReads(): number { return this.#reads.size; }
+  get pendingChanges(): number { return this.#changes.size; }
+
+  get #pending(): number { return this.#writes.size + this.#reads.size + this.#changes.size; }
 
   /** Handles a client or operator message; returns false when it is not one. */
   handle(state: RaftReplicaState, message: unknown, ctx: ActorContext<unknown>): boolean {
@@ -73,13 +99,14 @@ export class ReplicaRequests {
         break;
       }
       case 'raft.transferLeader': ctx.reply(state.node.transferLeadership(request.target)); break;
+      case 'raft.changeMembership': this.#changeMembership(state, request, ctx); break;
     }
     return true;
   }
 
   #write(state: RaftReplicaState, request: KvWriteRequest, ctx: ActorContext<unknown>): void {
     const existing = this.#writes.get(request.clientId);
-    if (existing === undefined && this.#writes.size + this.#reads.size >= this.#pendingMax) {
+    if (existing === undefined && this.#pending >= this.#pendingMax) {
       ctx.reply({ ok: false, code: 'BUSY', reason: 'pendingRequests' } satisfies KvRefusal);
       return;
     }
@@ -93,7 +120,7 @@ export class ReplicaRequests {
   }
 
   #read(state: RaftReplicaState, request: KvReadRequest, ctx: ActorContext<unknown>): void {
-    if (this.#writes.size + this.#reads.size >= this.#pendingMax) {
+    if (this.#pending >= this.#pendingMax) {
       ctx.reply({ ok: false, code: 'BUSY', reason: 'pendingRequests' } satisfies KvRefusal);
       return;
     }
@@ -105,6 +132,45 @@ export class ReplicaRequests {
       return;
     }
     this.#reads.set(context, { command: request.command, reply: ctx.replier(), deadlineMs: ctx.clock.now() + (request.timeoutMs ?? this.#requestTimeoutMs), index: null });
+  }
+
+  /**
+   * Proposes a membership change through the core and waits for its entry to commit. An added node's
+   * ref goes into the peers map once its entry is appended: the leader starts replicating to it at once.
+   */
+  #changeMembership(state: RaftReplicaState, request: MembershipChangeRequest, ctx: ActorContext<unknown>): void {
+    if (this.#pending >= this.#pendingMax) {
+      ctx.reply({ ok: false, code: 'BUSY', reason: 'pendingRequests' } satisfies KvRefusal);
+      return;
+    }
+    const { change } = request;
+    const result = state.node.proposeMembership(change);
+    if (!result.ok) {
+      ctx.reply(membershipRefusal(state, result));
+      return;
+    }
+    // proposeMembership never forwards: only the leader appends a change.
+    if (result.status !== 'appended') {
+      ctx.reply(notLeader(state, result.leader));
+      return;
+    }
+    if (change.type === 'addLearner') {
+      state.peers[change.node] = request.peerRef ?? state.peers[change.node] ?? { node: change.node, path: defaultReplicaPath };
+    }
+    this.#changes.set(result.index, { term: result.term, change, reply: ctx.replier(), deadlineMs: ctx.clock.now() + (request.timeoutMs ?? this.#requestTimeoutMs) });
+  }
+
+  /** Answers the changes whose entries just committed (the entry at their index is the one appended, same term). */
+  changesCommitted(entries: readonly Entry[], state: RaftReplicaState): void {
+    if (this.#changes.size === 0) return;
+    for (const entry of entries) {
+      const waiter = this.#changes.get(entry.index);
+      if (waiter === undefined) continue;
+      this.#changes.delete(entry.index);
+      // Another leader's entry took this index: the change was lost, which TIMEOUT (unknown) covers.
+      if (entry.type !== 'membership' || entry.term !== waiter.term) waiter.reply(timeout);
+      else waiter.reply({ ok: true, type: 'membership', change: waiter.change, index: entry.index, membership: state.node.status().membership } satisfies MembershipReply);
+    }
   }
 
   /** Answers the clients whose requests just applied (a retry answered from the session included). */
@@ -157,6 +223,8 @@ export class ReplicaRequests {
     }
     for (const waiter of this.#writes.values()) waiter.reply(timeout);
     this.#writes.clear();
+    for (const waiter of this.#changes.values()) waiter.reply(timeout);
+    this.#changes.clear();
   }
 
   /** Records that this replica leads (so that losing it later is noticed). */
@@ -176,19 +244,26 @@ export class ReplicaRequests {
       this.#reads.delete(context);
       waiter.reply(timeout);
     }
+    for (const [index, waiter] of this.#changes) {
+      if (waiter.deadlineMs > nowMs) continue;
+      this.#changes.delete(index);
+      waiter.reply(timeout);
+    }
   }
 
   /** The incarnation ends: every waiting client learns that its outcome is unknown. */
   failAll(): void {
     for (const waiter of this.#writes.values()) waiter.reply(timeout);
     for (const waiter of this.#reads.values()) waiter.reply(timeout);
+    for (const waiter of this.#changes.values()) waiter.reply(timeout);
     this.#writes.clear();
     this.#reads.clear();
+    this.#changes.clear();
   }
 }
 
 /** Maps a core refusal to the service's reply. */
-function refusal(state: RaftReplicaState, result: Refusal): KvReply {
+function refusal(state: RaftReplicaState, result: Refusal): KvRefusal {
   switch (result.code) {
     case 'NOT_LEADER': return notLeader(state, result.leaderHint);
     case 'BUSY': return { ok: false, code: 'BUSY', reason: result.reason };
@@ -197,9 +272,19 @@ function refusal(state: RaftReplicaState, result: Refusal): KvReply {
   }
 }
 
+/** Maps a core refusal of a membership change: its own refusals pass through typed, the rest as for writes. */
+function membershipRefusal(state: RaftReplicaState, result: Refusal): MembershipReply {
+  switch (result.code) {
+    case 'MEMBERSHIP_CHANGE_PENDING': return { ok: false, code: result.code };
+    case 'LEARNER_NOT_CAUGHT_UP': return { ok: false, code: result.code, match: result.match, required: result.required };
+    case 'INVALID_MEMBERSHIP_CHANGE': return { ok: false, code: result.code, reason: result.reason };
+    default: return refusal(state, result);
+  }
+}
+
 /** The refusal for a request this replica cannot take because it does not know the leader. */
 export function notLeader(state: RaftReplicaState, leaderHint: NodeId | null): KvRefusal {
-  return { ok: false, code: 'NOT_LEADER', leaderHint, leaderRef: leaderHint === null ? null : state.options.peers[leaderHint] ?? null };
+  return { ok: false, code: 'NOT_LEADER', leaderHint, leaderRef: leaderHint === null ? null : state.peers[leaderHint] ?? null };
 }
 
 /** The replica's Raft status as plain data. */
@@ -209,7 +294,7 @@ export function metricsOf(node: RaftNode, requests: ReplicaRequests): RaftMetric
   for (const [id, progress] of Object.entries(status.progress)) peers[id] = { match: progress.match, next: progress.next, state: progress.state };
   return {
     id: status.id, role: status.role, term: status.term, leader: status.leader, commit: status.commit, applied: status.applied,
-    lastIndex: status.lastIndex, snapshotIndex: status.snapshotIndex, voters: status.membership.voters, peers,
+    lastIndex: status.lastIndex, snapshotIndex: status.snapshotIndex, voters: status.membership.voters, learners: status.membership.learners, peers,
     pendingWrites: requests.pendingWrites, pendingReads: requests.pendingReads,
   };
 }

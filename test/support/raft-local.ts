@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { raftReplica, RaftKvClient, type KvOperationRecord, type KvTransport, type RaftMetrics, type RaftReplicaOptions } from '../../actors/raft/index.js';
+import { raftReplica, RaftKvClient, type KvOperationRecord, type Membership, type KvTransport, type RaftMetrics, type RaftReplicaOptions } from '../../actors/raft/index.js';
 import type { Ref, TreeSnapshot } from '../../runtime/index.js';
 import { createNode, type TroupeNode } from '../../supervisors/index.js';
 import { FaultyDisk } from './raft-faulty-disk.js';
@@ -47,20 +47,26 @@ export class LocalRaftGroup {
     return group;
   }
 
+  /** Where replica `id` lives (a replica outside `ids`, one joining later, at the same layout). */
   ref(id: string): Ref {
-    return this.#peers[id]!;
+    return this.#peers[id] ?? { node: this.node.name, path: `/root/raft-${id}` };
   }
 
   directory(id: string): string {
     return path.join(this.root, id);
   }
 
-  /** Starts (again) the replica `id` from its data directory. */
-  async startReplica(id: string): Promise<void> {
+  /**
+   * Starts (again) the replica `id` from its data directory. A replica outside `ids` (one joining the
+   * group) knows the group and itself, and starts with `initialMembership` (the founding membership).
+   */
+  async startReplica(id: string, initialMembership?: Membership): Promise<void> {
+    const peers = this.#peers[id] === undefined ? { ...this.#peers, [id]: this.ref(id) } : this.#peers;
     const behaviour = raftReplica({
-      id, peers: this.#peers, directory: this.directory(id), disk: this.disks.get(id)!, tickMs: this.#options.tickMs ?? 20,
+      id, peers, directory: this.directory(id), disk: this.disks.get(id)!, tickMs: this.#options.tickMs ?? 20,
       requestTimeoutMs: this.#options.requestTimeoutMs ?? 2_000, ...(this.#options.raft ? { raft: this.#options.raft } : {}),
       ...(this.#options.storageLimits ? { storageLimits: this.#options.storageLimits } : {}),
+      ...(initialMembership ? { initialMembership } : {}),
     });
     await this.node.startChild({ id: `raft-${id}`, start: behaviour, restart: 'permanent', shutdownMs: 5_000, kind: 'worker' });
   }

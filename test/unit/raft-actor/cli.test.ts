@@ -7,7 +7,7 @@ import { formatRaftMetrics, parseKvArgs, raftMetricsFromTree, raftMetricsText, r
 import { LocalRaftGroup } from '../../support/raft-local.js';
 
 const leader: RaftMetrics = {
-  id: 'n1', role: 'leader', term: 4, leader: 'n1', commit: 120, applied: 118, lastIndex: 121, snapshotIndex: 100, voters: ['n1', 'n2', 'n3'],
+  id: 'n1', role: 'leader', term: 4, leader: 'n1', commit: 120, applied: 118, lastIndex: 121, snapshotIndex: 100, voters: ['n1', 'n2', 'n3'], learners: [],
   peers: { n2: { match: 121, next: 122, state: 'replicate' }, n3: { match: 90, next: 91, state: 'probe' } }, pendingWrites: 2, pendingReads: 0,
 };
 const follower: RaftMetrics = { ...leader, id: 'n2', role: 'follower', peers: {} };
@@ -22,8 +22,17 @@ describe('troupe kv arguments', () => {
     expect(parseKvArgs(['status'])).toEqual({ ok: true, kind: 'status' });
   });
 
+  it('parses member add, promote and remove', () => {
+    expect(parseKvArgs(['member', 'add', 'n4'])).toEqual({ ok: true, kind: 'member', change: { type: 'addLearner', node: 'n4' } });
+    expect(parseKvArgs(['member', 'promote', 'n4'])).toEqual({ ok: true, kind: 'member', change: { type: 'promoteLearner', node: 'n4' } });
+    expect(parseKvArgs(['member', 'remove', 'n2'])).toEqual({ ok: true, kind: 'member', change: { type: 'removeNode', node: 'n2' } });
+  });
+
   it('answers usage for anything else', () => {
     for (const args of [[], ['put', 'k'], ['cas', 'k', 'v'], ['scan', 'a', '--limit', 'x'], ['drop', 'table']]) expect(parseKvArgs(args).ok).toBe(false);
+    for (const args of [['member'], ['member', 'add'], ['member', 'add', ''], ['member', 'join', 'n4'], ['member', 'add', 'n4', 'n5'], ['member', 'list']]) {
+      expect(parseKvArgs(args), JSON.stringify(args)).toEqual({ ok: false, usage: expect.stringContaining('member add <node>') });
+    }
   });
 });
 
@@ -67,5 +76,21 @@ describe('runKvCli against a running group', () => {
     expect(status.exitCode).toBe(0);
     expect(status.output.split('\n')).toHaveLength(4);
     expect(status.output).toMatch(/leader/);
+  });
+
+  it('changes membership through the leader, whichever replica it reaches first', async () => {
+    const run = (args: string[]): Promise<{ exitCode: number; output: string }> => runKvCli(args, { replicas: group.ids, transport: group.transport, peerPath: '/root/raft-d' });
+    const added = await run(['member', 'add', 'd']);
+    expect(added.exitCode, added.output).toBe(0);
+    expect(JSON.parse(added.output)).toMatchObject({ ok: true, type: 'membership', change: { type: 'addLearner', node: 'd' }, membership: { voters: ['a', 'b', 'c'], learners: ['d'] } });
+    // 'd' runs nowhere: it never catches up, and the refusal is typed (exit 1).
+    const promoted = await run(['member', 'promote', 'd']);
+    expect(promoted.exitCode).toBe(1);
+    expect(JSON.parse(promoted.output)).toMatchObject({ ok: false, code: 'LEARNER_NOT_CAUGHT_UP' });
+    const removed = await run(['member', 'remove', 'd']);
+    expect(removed.exitCode, removed.output).toBe(0);
+    expect(JSON.parse(removed.output)).toMatchObject({ ok: true, membership: { voters: ['a', 'b', 'c'], learners: [] } });
+    expect((await run(['member', 'remove', 'd'])).exitCode).toBe(1);
+    expect((await run(['member', 'add'])).exitCode).toBe(2);
   });
 });
