@@ -52,10 +52,13 @@ async function measure(writers: number, operation: () => Promise<unknown>): Prom
 }
 
 async function groupCommit(size: number, writers: number): Promise<number> {
-  const wal = await Wal.open({ directory: freshDirectory() });
+  const directory = freshDirectory();
+  const wal = await Wal.open({ directory });
   const payload = record(size);
   const perSecond = await measure(writers, () => wal.append(payload));
   await wal.close();
+  // Each run writes up to gigabytes; removing them keeps later runs (ours and the baselines) on an equally clean disk.
+  rmSync(directory, { recursive: true, force: true });
   return perSecond;
 }
 
@@ -73,16 +76,19 @@ function rawFsyncPerRecord(size: number): number {
   }
   const perSecond = Math.round(completed / ((performance.now() - started) / 1000));
   closeSync(descriptor);
+  rmSync(directory, { recursive: true, force: true });
   return perSecond;
 }
 
 async function levelSyncPut(size: number, writers: number): Promise<number> {
-  const db = new Level<string, Uint8Array>(freshDirectory(), { valueEncoding: 'view' });
+  const directory = freshDirectory();
+  const db = new Level<string, Uint8Array>(directory, { valueEncoding: 'view' });
   await db.open();
   const payload = record(size);
   let key = 0;
   const perSecond = await measure(writers, () => db.put(`k${(key += 1)}`, payload, { sync: true }));
   await db.close();
+  rmSync(directory, { recursive: true, force: true });
   return perSecond;
 }
 
