@@ -15,6 +15,7 @@ import { createNode } from '../../supervisors/index.js';
 import { createSearch, hashingEmbedder, PipelineStore, recallAtK, startIngestion } from '../../actors/pipeline/index.js';
 import { createTopicsReady, startKafka } from '../services/kafka.js';
 import { startPostgres } from '../services/postgres.js';
+import { waitFor } from '../support/wait.js';
 
 const documentCount = Number(process.argv[2] ?? 3000);
 const queryCount = 200;
@@ -85,11 +86,8 @@ async function ingest(brokers: string, topic: string, store: PipelineStore, tota
     brokers: [brokers], topic, groupId: `${topic}-pipeline`, store, embedder: hashingEmbedder({ dimensions: 256 }), deadLetterTopic: false,
     consumer: { maxWaitTimeMs: 100 },
   });
-  for (;;) {
-    const done = (await store.offsets(`${topic}-pipeline`)).reduce((sum, row) => sum + row.nextOffset, 0);
-    if (done >= total) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(async () => (await store.offsets(`${topic}-pipeline`)).reduce((sum, row) => sum + row.nextOffset, 0) >= total,
+    { timeoutMs: 300_000, intervalMs: 50, what: 'the ingestion to reach the end of the topic' });
   const seconds = (performance.now() - startedAtMs) / 1000;
   await ingestion.stop();
   await node.stop();

@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { RaftKvClient, encodeKvRequest } from '../../actors/raft/index.js';
 import { Wal } from '../../actors/storage/index.js';
 import { freePort } from '../support/cluster-harness.js';
+import { waitFor } from '../support/wait.js';
 import { RaftProcessCluster } from '../support/raft-cluster.js';
 
 const PHASE_MS = Number(process.env.RAFT_BENCH_MS ?? '4000');
@@ -132,15 +133,12 @@ async function benchEtcd(scratch: string): Promise<Record<string, Figures> | und
 
 /** Waits for the etcd cluster to elect a leader; returns the leader's client URL (writes go straight to it, as ours do). */
 async function etcdLeader(urls: readonly string[], post: (url: string, body: unknown) => Promise<Record<string, unknown>>): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
+  return waitFor(async () => {
     const statuses = await Promise.all(urls.map((url) => post(`${url}/v3/maintenance/status`, {}).catch(() => undefined)));
     const leaderId = statuses.find((status) => status !== undefined && status.leader !== undefined && status.leader !== '0')?.leader;
     const leaderAt = statuses.findIndex((status) => (status?.header as { member_id?: string } | undefined)?.member_id === leaderId);
-    if (leaderId !== undefined && leaderAt >= 0) return urls[leaderAt]!;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error('etcd did not elect a leader within 30 s');
+    return leaderId !== undefined && leaderAt >= 0 ? urls[leaderAt]! : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 200, what: 'etcd to elect a leader' });
 }
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'troupe-raft-bench-'));

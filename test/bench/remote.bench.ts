@@ -8,7 +8,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../support/net.js';
+import { waitFor } from '../support/wait.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Encoder } from 'cbor-x';
@@ -194,23 +195,9 @@ function startChild(command: string[], readyText: string): Promise<ChildProcess>
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('the nodes did not connect within 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor(condition, { timeoutMs: 30_000, intervalMs: 20, what: 'the nodes to connect' });
 }
 
 function median(values: number[]): number {

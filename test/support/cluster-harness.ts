@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+export { freePort } from './net.js';
 
 /** Settings that make failure detection quick but tolerant of a loaded test machine. */
 export const testTiming = { heartbeatMs: 250, acceptablePauseMs: 1_000, downPhi: 8, suspectPhi: 3, linkIdleMs: 4_000 } as const;
@@ -40,18 +40,6 @@ export interface NodeProcessOptions {
 
 const running = new Set<ChildProcess>();
 
-/** A free TCP port on loopback (released before returning; good enough for tests). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A fresh temporary directory; remove it with `removeDir`. */
 export function tempDir(prefix: string): Promise<string> {

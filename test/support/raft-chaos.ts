@@ -10,7 +10,8 @@
  */
 import { RaftKvClient, type KvCommand, type KvOperationRecord, type KvOutcome } from '../../actors/raft/index.js';
 import { createRng, type Rng } from '../../runtime/index.js';
-import { checkLinearizability, kvModel, type LinearizabilityResult } from './linearizability.js';
+import { describe, expect, it } from 'vitest';
+import { checkLinearizability, describeFailure, kvModel, type LinearizabilityResult } from './linearizability.js';
 import { RaftProcessCluster } from './raft-cluster.js';
 
 /** Knobs of a run. */
@@ -153,3 +154,26 @@ async function nemesis(cluster: RaftProcessCluster, rng: Rng, durationMs: number
   }
   return faults;
 }
+
+/**
+ * The process-chaos suite for a cluster of `names`: a client workload while the leader is kill -9ed,
+ * isolated by a partition proxy and restarted, and followers are killed and restarted. Every
+ * acknowledged write survives, the history is linearizable, and the replicas converge.
+ * SEED=... replays a schedule (`defaultSeed` otherwise).
+ */
+export function describeRaftChaos(names: readonly string[], defaultSeed: number): void {
+  const seed = Number(process.env.SEED ?? defaultSeed);
+  describe(`raft chaos, ${names.length} node processes`, () => {
+    it(`keeps every acknowledged write and stays linearizable through leader kills and partitions (seed ${seed})`, async () => {
+      const report = await runRaftChaos({ names, seed, durationMs: 30_000, clients: 4 });
+      console.log(`raft chaos ${names.length} nodes: ${JSON.stringify({ ...report, linearizability: report.linearizability.ok })}`);
+      expect(report.faults.leaderKills).toBeGreaterThanOrEqual(1);
+      expect(report.faults.partitions).toBeGreaterThanOrEqual(1);
+      expect(report.lostWrites).toEqual([]);
+      expect(report.ledgerAcknowledged).toBeGreaterThan(20);
+      expect(report.acknowledged).toBeGreaterThan(100);
+      expect(report.linearizability.ok, `seed ${seed}: ${describeFailure(report.linearizability)}`).toBe(true);
+    }, 110_000);
+  });
+}
+

@@ -4,7 +4,7 @@
  */
 
 /** Polls `condition` until it returns a truthy value or `timeoutMs` passes; returns that value. */
-export async function waitFor<T>(condition: () => T | Promise<T>, options: { timeoutMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(condition: () => T | Promise<T>, options: { timeoutMs?: number; what?: string; intervalMs?: number } = {}): Promise<NonNullable<T>> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const deadline = Date.now() + timeoutMs;
   let polls = 0;
@@ -13,8 +13,10 @@ export async function waitFor<T>(condition: () => T | Promise<T>, options: { tim
     if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? 'condition'}`);
     polls += 1;
-    // Yield to the event loop (immediates first, then a short timer once polling has gone on a while).
-    await new Promise<void>((resolve) => (polls < 200 ? setImmediate(resolve) : setTimeout(resolve, 5)));
+    // Yield to the event loop: immediates first, then a short timer once polling has gone on a while;
+    // a condition that costs a query polls every `intervalMs` instead.
+    const pauseMs = options.intervalMs ?? (polls < 200 ? 0 : 5);
+    await new Promise<void>((resolve) => (pauseMs === 0 ? setImmediate(resolve) : setTimeout(resolve, pauseMs)));
   }
 }
 

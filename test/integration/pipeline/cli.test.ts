@@ -6,27 +6,27 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIngestion, type PipelineStore, type SearchHit } from '../../../actors/pipeline/index.js';
 import { createNode, type TroupeNode } from '../../../supervisors/index.js';
-import { serviceAddresses } from '../../services/index.js';
+import { requiredServices } from '../../services/index.js';
 import { freshStore, knownDocuments, makeCorpus, produceCorpus, testEmbedder, waitForOffsets } from './support.js';
 
-const { kafkaBrokers: brokers, databaseUrl } = serviceAddresses();
+const { kafkaBrokers: brokers, databaseUrl } = requiredServices();
 
 function troupe(...words: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...words], { encoding: 'utf8', timeout: 120_000, env: { ...process.env } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe.skipIf(brokers === null || databaseUrl === null)('troupe pipeline', () => {
+describe('troupe pipeline', () => {
   const topic = `docs-cli-${Date.now().toString(36)}`;
   let node: TroupeNode;
   let store: PipelineStore;
 
   beforeAll(async () => {
-    const end = await produceCorpus(brokers!, topic, makeCorpus(40), 2);
+    const end = await produceCorpus(brokers, topic, makeCorpus(40), 2);
     node = await createNode({ name: 'pipeline-cli' });
-    store = await freshStore(databaseUrl!, 'cli');
+    store = await freshStore(databaseUrl, 'cli');
     const running = await startIngestion(node, {
-      id: 'ingest-cli', brokers: [brokers!], topic, groupId: `${topic}-group`, store, embedder: testEmbedder(),
+      id: 'ingest-cli', brokers: [brokers], topic, groupId: `${topic}-group`, store, embedder: testEmbedder(),
       consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, maxWaitTimeMs: 200 },
     });
     try {
@@ -44,7 +44,7 @@ describe.skipIf(brokers === null || databaseUrl === null)('troupe pipeline', () 
 
   it('search prints the ranked hits, the known document first', () => {
     const known = knownDocuments[0];
-    const result = troupe('pipeline', 'search', known.query, '--k', '3', '--database-url', databaseUrl!, '--schema', store.schema);
+    const result = troupe('pipeline', 'search', known.query, '--k', '3', '--database-url', databaseUrl, '--schema', store.schema);
     expect(result.status, result.stderr).toBe(0);
     const hits = JSON.parse(result.stdout) as SearchHit[];
     expect(hits).toHaveLength(3);
@@ -52,7 +52,7 @@ describe.skipIf(brokers === null || databaseUrl === null)('troupe pipeline', () 
   });
 
   it('replay from offset 0 reprocesses the topic and reports what it read', () => {
-    const result = troupe('pipeline', 'replay', '--from', '0', '--topic', topic, '--brokers', brokers!, '--database-url', databaseUrl!, '--schema', store.schema, '--group', `${topic}-group`);
+    const result = troupe('pipeline', 'replay', '--from', '0', '--topic', topic, '--brokers', brokers, '--database-url', databaseUrl, '--schema', store.schema, '--group', `${topic}-group`);
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { from: number; messages: number };
     expect(report.from).toBe(0);

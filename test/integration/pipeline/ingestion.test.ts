@@ -13,10 +13,10 @@ import {
   createSearch, defaultChunking, defaultDocumentLimits, recallAtK, replay, searchActor, startIngestion,
   type PipelineStore, type SearchReply,
 } from '../../../actors/pipeline/index.js';
-import { serviceAddresses } from '../../services/index.js';
+import { requiredServices } from '../../services/index.js';
 import { freshStore, knownDocuments, makeCorpus, messageBytesMax, produceCorpus, readDeadLetterTopic, testEmbedder, waitForOffsets, type Corpus } from './support.js';
 
-const addresses = serviceAddresses();
+const addresses = requiredServices();
 // Both Postgres paths: the real server with a pool, and PGlite with one connection (see support.ts).
 const databases = [
   { name: 'postgres', url: addresses.databaseUrl, connectionsMax: 4 },
@@ -28,10 +28,6 @@ const chunking = { ...defaultChunking, sizeChars: 300, overlapChars: 60 };
 const consumer = { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, maxWaitTimeMs: 200, maxBytesPerPartition: 16 * 1024 };
 
 describe.each(databases)('pipeline ingestion on $name', ({ name, url: databaseUrl, connectionsMax }) => {
-  if (brokers === null || databaseUrl === null) {
-    it.skip(`needs Kafka and ${name}`, () => {});
-    return;
-  }
   const topic = `docs-${name}-${Date.now().toString(36)}`;
   const corpus: Corpus = makeCorpus(240);
   let end: Record<number, number>;
@@ -42,7 +38,7 @@ describe.each(databases)('pipeline ingestion on $name', ({ name, url: databaseUr
 
   async function ingest(store: PipelineStore, group: string, hooks?: Parameters<typeof startIngestion>[1]['hooks']): Promise<void> {
     const running = await startIngestion(node, {
-      id: `ingest-${group}`, brokers: [brokers!], topic, groupId: group, store, embedder: testEmbedder(), chunking, limits, consumer,
+      id: `ingest-${group}`, brokers: [brokers], topic, groupId: group, store, embedder: testEmbedder(), chunking, limits, consumer,
       ...(hooks === undefined ? {} : { hooks }),
     });
     try {
@@ -53,9 +49,9 @@ describe.each(databases)('pipeline ingestion on $name', ({ name, url: databaseUr
   }
 
   beforeAll(async () => {
-    end = await produceCorpus(brokers!, topic, corpus);
+    end = await produceCorpus(brokers, topic, corpus);
     node = await createNode({ name: 'pipeline-test' });
-    clean = await freshStore(databaseUrl!, 'clean', { connectionsMax });
+    clean = await freshStore(databaseUrl, 'clean', { connectionsMax });
     stores.push(clean);
     await ingest(clean, `${topic}-clean`);
     cleanDigest = await clean.digest();
@@ -78,14 +74,14 @@ describe.each(databases)('pipeline ingestion on $name', ({ name, url: databaseUr
     for (const deadLetter of deadLetters) byKey[deadLetter.key ?? ''] = deadLetter.reason;
     expect(byKey).toEqual(corpus.badByKey);
     expect(deadLetters.every((deadLetter) => deadLetter.published && deadLetter.detail.length > 0)).toBe(true);
-    const published = await readDeadLetterTopic(brokers!, `${topic}.dlq`, deadLetters.length);
+    const published = await readDeadLetterTopic(brokers, `${topic}.dlq`, deadLetters.length);
     expect(published.map((message) => message.reason).sort()).toEqual(deadLetters.map((deadLetter) => deadLetter.reason).sort());
     // Nothing else was affected: every partition reached the end of the log.
     expect((await clean.offsets(`${topic}-clean`)).map((row) => row.nextOffset)).toEqual(Object.values(end));
   });
 
   it('a worker crashing mid-batch (inside its transaction) is restarted alone, and the result equals the clean run', async () => {
-    const store = await freshStore(databaseUrl!, 'crash', { connectionsMax });
+    const store = await freshStore(databaseUrl, 'crash', { connectionsMax });
     stores.push(store);
     let commits = 0;
     let crashes = 0;
@@ -105,14 +101,14 @@ describe.each(databases)('pipeline ingestion on $name', ({ name, url: databaseUr
 
   it('replay from offset 0 changes nothing in place, keeps the live offsets, and rebuilds an empty schema to the same digest', async () => {
     const offsetsBefore = await clean.offsets(`${topic}-clean`);
-    const result = await replay({ node, brokers: [brokers!], topic, groupId: `${topic}-clean`, from: 0, store: clean, embedder: testEmbedder(), chunking, limits, consumer });
+    const result = await replay({ node, brokers: [brokers], topic, groupId: `${topic}-clean`, from: 0, store: clean, embedder: testEmbedder(), chunking, limits, consumer });
     expect(result.endOffsets).toEqual(end);
     expect(await clean.offsets(`${topic}-clean`)).toEqual(offsetsBefore);
     expect((await clean.counts()).documents).toBe(corpus.uniqueDocuments);
     expect(await clean.digest()).toBe(cleanDigest);
-    const rebuilt = await freshStore(databaseUrl!, 'rebuilt', { connectionsMax });
+    const rebuilt = await freshStore(databaseUrl, 'rebuilt', { connectionsMax });
     stores.push(rebuilt);
-    await replay({ node, brokers: [brokers!], topic, groupId: 'rebuild', from: 0, store: rebuilt, embedder: testEmbedder(), chunking, limits, consumer });
+    await replay({ node, brokers: [brokers], topic, groupId: 'rebuild', from: 0, store: rebuilt, embedder: testEmbedder(), chunking, limits, consumer });
     expect(await rebuilt.digest()).toBe(cleanDigest);
     // The replay's temporary offsets are gone.
     expect(await rebuilt.offsets('rebuild')).toEqual([]);

@@ -13,12 +13,11 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNode, type TroupeNode } from '../../../supervisors/index.js';
 import { defaultChunking, defaultDocumentLimits, startIngestion, type PipelineStore } from '../../../actors/pipeline/index.js';
-import { serviceAddresses } from '../../services/index.js';
+import { requiredServices } from '../../services/index.js';
 import { freshStore, makeCorpus, messageBytesMax, produceCorpus, testEmbedder, waitForOffsets } from './support.js';
+import { waitFor } from '../../support/wait.js';
 
-const addresses = serviceAddresses();
-const brokers = addresses.kafkaBrokers;
-const databaseUrl = addresses.databaseUrl;
+const { kafkaBrokers: brokers, databaseUrl } = requiredServices();
 const childPath = join(dirname(fileURLToPath(import.meta.url)), 'ingest-child.ts');
 const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -33,12 +32,8 @@ async function startChild(environment: Record<string, string>): Promise<Child> {
   child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('ready')) {
-    if (child.exitCode !== null || child.signalCode !== null) break;
-    if (Date.now() > deadline) throw new Error(`child not ready:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(() => output.includes('ready') || child.exitCode !== null || child.signalCode !== null, { timeoutMs: 60_000, intervalMs: 50, what: 'the ingesting child to be ready' })
+    .catch((error: Error) => { throw new Error(`${error.message}:\n${output}`); });
   if (process.env.PIPELINE_CHILD_LOG === '1') child.stdout!.on('data', (chunk: Buffer) => process.stderr.write(`[child ${child.pid}] ${chunk}`));
   if (process.env.PIPELINE_CHILD_LOG === '1') child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[child ${child.pid}] ${chunk}`));
   return { process: child, exited };
@@ -52,7 +47,7 @@ async function stopChild(child: Child): Promise<void> {
 }
 
 async function kafkaCommitted(group: string, topic: string): Promise<Record<number, number>> {
-  const admin = new Kafka({ clientId: 'pipeline-test-admin', brokers: [brokers!], logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ clientId: 'pipeline-test-admin', brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
@@ -62,7 +57,7 @@ async function kafkaCommitted(group: string, topic: string): Promise<Record<numb
   }
 }
 
-describe.skipIf(brokers === null || databaseUrl === null)('pipeline across processes', () => {
+describe('pipeline across processes', () => {
   const topic = `docs-proc-${Date.now().toString(36)}`;
   const corpus = makeCorpus(400, 11);
   let end: Record<number, number>;
@@ -72,12 +67,12 @@ describe.skipIf(brokers === null || databaseUrl === null)('pipeline across proce
   const children: Child[] = [];
 
   beforeAll(async () => {
-    end = await produceCorpus(brokers!, topic, corpus);
+    end = await produceCorpus(brokers, topic, corpus);
     node = await createNode({ name: 'pipeline-proc-test' });
-    const clean = await freshStore(databaseUrl!, 'proc_clean');
+    const clean = await freshStore(databaseUrl, 'proc_clean');
     stores.push(clean);
     const running = await startIngestion(node, {
-      brokers: [brokers!], topic, groupId: `${topic}-clean`, store: clean, embedder: testEmbedder(), deadLetterTopic: false,
+      brokers: [brokers], topic, groupId: `${topic}-clean`, store: clean, embedder: testEmbedder(), deadLetterTopic: false,
       chunking: { ...defaultChunking, sizeChars: 300, overlapChars: 60 }, limits: { ...defaultDocumentLimits, messageBytesMax },
       consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, maxWaitTimeMs: 200 },
     });
@@ -96,11 +91,11 @@ describe.skipIf(brokers === null || databaseUrl === null)('pipeline across proce
   });
 
   const environment = (store: PipelineStore, group: string, extra: Record<string, string> = {}): Record<string, string> => ({
-    KAFKA_BROKERS: brokers!, PIPELINE_DATABASE_URL: databaseUrl!, PIPELINE_SCHEMA: store.schema, PIPELINE_TOPIC: topic, PIPELINE_GROUP: group, ...extra,
+    KAFKA_BROKERS: brokers, PIPELINE_DATABASE_URL: databaseUrl, PIPELINE_SCHEMA: store.schema, PIPELINE_TOPIC: topic, PIPELINE_GROUP: group, ...extra,
   });
 
   it('kill -9 between the database commit and the Kafka commit loses nothing and doubles nothing', async () => {
-    const store = await freshStore(databaseUrl!, 'proc_kill');
+    const store = await freshStore(databaseUrl, 'proc_kill');
     stores.push(store);
     const group = `${topic}-kill`;
     const doomed = await startChild(environment(store, group, { CRASH_AFTER_COMMITS: '3' }));
@@ -119,7 +114,7 @@ describe.skipIf(brokers === null || databaseUrl === null)('pipeline across proce
   });
 
   it('a rebalance between two consumer processes, then kill -9 of one, still gives the clean digest', async () => {
-    const store = await freshStore(databaseUrl!, 'proc_rebalance');
+    const store = await freshStore(databaseUrl, 'proc_rebalance');
     stores.push(store);
     const group = `${topic}-rebalance`;
     const first = await startChild(environment(store, group));
@@ -141,12 +136,10 @@ describe.skipIf(brokers === null || databaseUrl === null)('pipeline across proce
 
   async function waitForProgress(store: PipelineStore, group: string, fraction: number): Promise<void> {
     const total = Object.values(end).reduce((sum, offset) => sum + offset, 0);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const done = (await store.offsets(group)).reduce((sum, row) => sum + row.nextOffset, 0);
-      if (done >= total * fraction) return;
-      if (Date.now() > deadline) throw new Error(`no progress to ${fraction} of the log (at ${done}/${total})`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    let done = 0;
+    await waitFor(async () => {
+      done = (await store.offsets(group)).reduce((sum, row) => sum + row.nextOffset, 0);
+      return done >= total * fraction;
+    }, { timeoutMs: 60_000, intervalMs: 50, what: `progress to ${fraction} of the log` }).catch((error: Error) => { throw new Error(`${error.message} (at ${done}/${total})`); });
   }
 });

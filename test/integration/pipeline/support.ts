@@ -7,6 +7,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { createRng } from '../../../runtime/index.js';
 import { createTopicsReady } from '../../services/kafka.js';
 import { hashingEmbedder, PipelineStore, type Embedder } from '../../../actors/pipeline/index.js';
+import { waitFor } from '../../support/wait.js';
 
 /** Documents whose retrieval the tests check by query. */
 export const knownDocuments = [
@@ -114,21 +115,27 @@ export async function freshStore(url: string, name: string, options: { connectio
  * of the stored offsets is checked against the previous one: an offset that moved back fails at once.
  */
 export async function waitForOffsets(store: PipelineStore, group: string, end: Record<number, number>, timeoutMs = 90_000, onSample?: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   const seen = new Map<number, number>();
-  for (;;) {
-    const offsets = await store.offsets(group);
-    for (const row of offsets) {
-      const previous = seen.get(row.partition) ?? 0;
-      if (row.nextOffset < previous) throw new Error(`offset of partition ${row.partition} moved back from ${previous} to ${row.nextOffset}`);
-      seen.set(row.partition, row.nextOffset);
-    }
-    if (Object.entries(end).every(([partition, offset]) => (seen.get(Number(partition)) ?? 0) >= offset)) return;
-    if (Date.now() > deadline) throw new Error(`group ${group} did not reach ${JSON.stringify(end)} within ${timeoutMs} ms (at ${JSON.stringify(Object.fromEntries(seen))})`);
-    await onSample?.();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  const reached = (): boolean => Object.entries(end).every(([partition, offset]) => (seen.get(Number(partition)) ?? 0) >= offset);
+  try {
+    await waitFor(async () => {
+      for (const row of await store.offsets(group)) {
+        const previous = seen.get(row.partition) ?? 0;
+        if (row.nextOffset < previous) throw new OffsetMovedBack(`offset of partition ${row.partition} moved back from ${previous} to ${row.nextOffset}`);
+        seen.set(row.partition, row.nextOffset);
+      }
+      if (reached()) return true;
+      await onSample?.();
+      return false;
+    }, { timeoutMs, intervalMs: 100, what: `group ${group} to reach ${JSON.stringify(end)}` });
+  } catch (error) {
+    if (error instanceof OffsetMovedBack) throw error;
+    throw new Error(`${(error as Error).message} (at ${JSON.stringify(Object.fromEntries(seen))})`);
   }
 }
+
+/** An offset read lower than an earlier sample: the one thing offsets must never do. */
+class OffsetMovedBack extends Error {}
 
 /** Reads the whole dead-letter topic. */
 export async function readDeadLetterTopic(brokers: string, topic: string, expected: number): Promise<Array<{ key: string; reason: string }>> {
@@ -139,8 +146,7 @@ export async function readDeadLetterTopic(brokers: string, topic: string, expect
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => { received.push({ key: message.key?.toString() ?? '', reason: message.headers?.reason?.toString() ?? '' }); } });
-    const deadline = Date.now() + 30_000;
-    while (received.length < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => received.length >= expected, { timeoutMs: 30_000, intervalMs: 100, what: `${expected} messages on ${topic} (got ${received.length} so far)` });
     return received;
   } finally {
     await consumer.disconnect();
