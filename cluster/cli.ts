@@ -7,7 +7,7 @@
  * TROUPE_TOKEN). Components add their own commands through `runCli(argv, extraCommands)`.
  */
 import { pathToFileURL } from 'node:url';
-import { type InspectionEvent, type TreeSnapshot } from '../runtime/index.js';
+import { formatTree, type InspectionEvent } from '../runtime/index.js';
 import { flag, numberFlag, parseArgs, type ParsedArgs } from './args.js';
 import { connect, type TroupeClient } from './client.js';
 import { ClusterError } from './errors.js';
@@ -166,16 +166,10 @@ async function watch(client: TroupeClient, io: CliIo, print: () => Promise<void>
 /** Text rendering of a cluster tree. */
 export function renderTree(cluster: ClusterTree): string {
   const lines: string[] = [];
-  const walk = (actor: TreeSnapshot, depth: number): void => {
-    const name = actor.path.split('/').pop() ?? actor.path;
-    const error = actor.lastError ? `  last error: ${actor.lastError.message}` : '';
-    lines.push(`${'  '.repeat(depth)}${name} [${actor.behaviour}] ${actor.status} restarts=${actor.restarts} mailbox=${actor.mailbox.depth}${error}`);
-    for (const child of actor.children) walk(child, depth + 1);
-  };
   for (const node of cluster.nodes) {
     lines.push(`${node.node} (${node.status}, incarnation ${node.incarnation}, ${node.address})`);
     if (node.tree === undefined) lines.push(`  unavailable: ${node.error?.code ?? 'unknown'} ${node.error?.message ?? ''}`);
-    else for (const child of node.tree.children) walk(child, 1);
+    else for (const child of node.tree.children) lines.push(formatTree(child, '  '));
   }
   return lines.join('\n');
 }

@@ -46,7 +46,7 @@ describe('the CLI and HTTP routes', () => {
     const tree = await cli('tree', '--url', url, '--token', token);
     expect(tree.code).toBe(0);
     expect(tree.out).toContain('n2 (up');
-    expect(tree.out).toMatch(/flaky \[flaky\] running restarts=0/);
+    expect(tree.out).toMatch(/flaky {2}\[worker flaky\] running restarts=0/);
     const json = JSON.parse((await cli('tree', '--json', '--url', url, '--token', token)).out) as { nodes: unknown[] };
     expect(json.nodes).toHaveLength(2);
   });
@@ -78,10 +78,10 @@ describe('the CLI and HTTP routes', () => {
     const controller = new AbortController();
     const io = captureIo(controller.signal);
     const watching = runCli(['tree', '--watch', '--url', url, '--token', token], [], io);
-    await waitFor(() => io.outText().includes('flaky [flaky]'), { what: 'the first drawing' });
+    await waitFor(() => io.outText().includes('flaky  [worker flaky]'), { what: 'the first drawing' });
     await n2.system.ask({ node: 'n2', path: '/root/echo' }, 'warm');
     n1.system.tell({ node: 'n2', path: '/root/flaky' }, { type: 'crash', reason: 'watch me' });
-    await waitFor(() => /flaky \[flaky\] running restarts=1 .*watch me/.test(io.outText()), { timeoutMs: 20_000, what: 'the redrawn tree' });
+    await waitFor(() => /flaky {2}\[worker flaky\] running restarts=1 .*watch me/.test(io.outText()), { timeoutMs: 20_000, what: 'the redrawn tree' });
     controller.abort();
     expect(await watching).toBe(0);
   });
