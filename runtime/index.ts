@@ -20,6 +20,8 @@ export type { Clock, TimerHandle } from './clock.js';
 export { createRng, seedFromEnvironment } from './rng.js';
 export type { Rng } from './rng.js';
 export { limits } from './limits.js';
+export { createLogger, logLimits, silentLogger } from './log.js';
+export type { LogFields, LogLevel, Logger, LoggerOptions } from './log.js';
 export type { Limits } from './limits.js';
 export type { InspectionEvent, InspectionObserver, SystemStats, TreeSnapshot } from './inspection.js';
 export { formatTree } from './tree-format.js';

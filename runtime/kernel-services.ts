@@ -8,6 +8,7 @@ import type { Clock } from './clock.js';
 import type { InspectionEvent } from './inspection.js';
 import type { Ref } from './ref.js';
 import type { Rng } from './rng.js';
+import type { Logger } from './log.js';
 import type { TroupeError } from './errors.js';
 import type { CellSpawnOptions } from './system.js';
 
@@ -16,6 +17,8 @@ export interface KernelServices {
   readonly node: string;
   readonly clock: Clock;
   readonly rng: Rng;
+  /** The node's structured log. */
+  readonly log: Logger;
   tell(target: Ref, message: unknown, sender: Ref | undefined): void;
   ask<Reply>(target: Ref, message: unknown, options: AskOptions | undefined, sender: Ref | undefined): Promise<Reply>;
   reply(to: Delivery, value: unknown, from: Ref): void;

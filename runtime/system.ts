@@ -14,6 +14,7 @@ import { childPath, validateName, validateNodeName, validatePath, type Envelope,
 import type { RemoteRouter } from './remote.js';
 import { createRng, type Rng } from './rng.js';
 import { deadLettersBehaviour, type DeadLetterRecord } from './dead-letters.js';
+import { silentLogger, type Logger } from './log.js';
 
 /** Options for an actor system. */
 export interface ActorSystemOptions {
@@ -27,6 +28,8 @@ export interface ActorSystemOptions {
   readonly restartBufferCapacity?: number;
   /** Called when an `onStop` throws (the stop still completes). Defaults to printing to stderr. */
   readonly onStopFailure?: (path: string, error: unknown) => void;
+  /** The node's structured log (crash reports, refusals); `silentLogger` when absent. */
+  readonly logger?: Logger;
 }
 
 /** Options for a low-level cell, used by the supervisors layer. */
@@ -55,6 +58,8 @@ export class ActorSystem implements KernelServices {
   readonly node: string;
   readonly clock: Clock;
   readonly rng: Rng;
+  /** The node's structured log; every line carries `node`. */
+  readonly log: Logger;
   readonly #nactSystem: unknown;
   readonly #cells = new Map<string, Cell>();
   readonly #topLevel: string[] = [];
@@ -75,6 +80,7 @@ export class ActorSystem implements KernelServices {
     validateNodeName(this.node);
     this.clock = options.clock ?? new RealClock();
     this.rng = createRng(options.seed ?? ((Math.random() * 4294967296) >>> 0));
+    this.log = (options.logger ?? silentLogger).child({ node: this.node });
     this.#bootId = (this.rng.int(0, 2 ** 31) >>> 0).toString(36);
     this.#defaultMailbox = options.mailbox ?? { capacity: limits.mailboxCapacity, overflow: 'reject' };
     this.#restartBufferCapacity = options.restartBufferCapacity ?? limits.restartBufferCapacity;

@@ -5,7 +5,7 @@ import { dirname, join, normalize, relative, sep } from 'node:path';
 
 const root = process.cwd();
 const layers = ['runtime', 'supervisors', 'cluster', 'actors', 'examples'];
-const runtimePackages = new Set(['nact', 'cbor-x']);
+const runtimePackages = new Set(['nact', 'cbor-x', 'pino']);
 // Pure, deterministic libraries with no I/O that a protocol core may use.
 const corePackages = [/^@noble\/hashes(\/|$)/];
 const violations = [];
