@@ -81,6 +81,14 @@ export interface ClusterSettings {
   readonly treeTimeoutMs: number;
   /** Graceful leave: longest wait for queues and outboxes to drain before stopping. */
   readonly drainMs: number;
+  /**
+   * An idle keep-alive HTTP connection is closed after this long. Clients pool sockets and close them
+   * a little before the server's advertised timeout (`Keep-Alive: timeout=`); the node's default of
+   * 5 s left a busy client too little margin, and its next request met a socket the server had just closed.
+   */
+  readonly httpKeepAliveMs: number;
+  /** A request whose headers have not all arrived by then gets 408 and its connection is closed (slow senders); must exceed `httpKeepAliveMs`. */
+  readonly httpHeadersTimeoutMs: number;
 }
 
 /** Defaults for a LAN cluster. */
@@ -118,6 +126,8 @@ export const defaultSettings: ClusterSettings = {
   membersMax: 1_000,
   treeTimeoutMs: 2_000,
   drainMs: 5_000,
+  httpKeepAliveMs: 30_000,
+  httpHeadersTimeoutMs: 40_000,
 };
 
 /** Settings overrides; the detector may be overridden field by field. */
@@ -144,6 +154,7 @@ export function resolveSettings(overrides: SettingsOverrides = {}): ClusterSetti
   if (settings.redeliverMsMax < settings.redeliverMsMin) invalid('redeliverMsMax must be at least redeliverMsMin');
   if (settings.batchBytesMax > settings.frameBytesMax / 2) invalid('batchBytesMax must be at most half of frameBytesMax');
   if (settings.linkIdleMs <= settings.heartbeatIntervalMs * 2) invalid('linkIdleMs must exceed two heartbeat intervals');
+  if (settings.httpHeadersTimeoutMs <= settings.httpKeepAliveMs) invalid('httpHeadersTimeoutMs must exceed httpKeepAliveMs');
   return settings;
 }
 

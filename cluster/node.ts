@@ -119,6 +119,8 @@ export async function createClusterNode(options: ClusterNodeOptions): Promise<Cl
   const incarnation = await nextIncarnation(options.dataDir, Date.now());
   const troupe = await createNode({ ...options.supervision, name: options.name, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
   const server = createServerFor(options.tls);
+  server.keepAliveTimeout = settings.httpKeepAliveMs;
+  server.headersTimeout = settings.httpHeadersTimeoutMs;
   let actualPort: number;
   try {
     actualPort = await listen(server, host, port);

@@ -7,12 +7,17 @@
  * list of `kafka`, `postgres`, `pglite`. An address already in the environment is used as it is (even
  * with `none`) and nothing is started for it. Services start in parallel; if one fails, the others are stopped before
  * the error is raised, so a failed setup leaves no broker or server behind.
+ *
+ * It also owns the end-of-run check that no test left a process behind: every child a test starts
+ * through test/support/children.ts is recorded under this run's id (`TROUPE_TEST_RUN`, inherited by
+ * the test workers); at teardown any recorded child still running is killed with its process group and
+ * the run fails, naming it.
  */
 import type { TestProject } from 'vitest/node';
 import { kafkaVersion, startKafka } from './kafka.js';
 import { startPglite } from './pglite.js';
 import { startPostgres } from './postgres.js';
-import { killAllNow, reapStale } from './process.js';
+import { killAllNow, reapStale, reapTestChildren, testRunVariable } from './process.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -67,10 +72,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (existing !== undefined && existing !== '') addresses[name] = existing;
     else if (selected.has(name)) toStart.push(name);
   }
+  const runId = String(process.pid);
+  process.env[testRunVariable] = runId;
+  const reaped = reapStale();
+  if (reaped > 0) console.log(`[services] reaped ${reaped} process group(s) left by a dead test run`);
   let started: Started[] = [];
   if (toStart.length > 0) {
-    const reaped = reapStale();
-    if (reaped > 0) console.log(`[services] reaped ${reaped} service process group(s) left by a dead test run`);
     process.once('exit', killAllNow);
     const results = await Promise.allSettled(toStart.map(startOne));
     started = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -91,6 +98,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await stopAll(started);
     process.off('exit', killAllNow);
+    const leftovers = reapTestChildren(runId);
+    if (leftovers.length > 0) {
+      // vitest reports an error thrown here but still exits 0; the exit code must say the run failed.
+      process.exitCode = 1;
+      throw new Error(`tests left ${leftovers.length} process(es) running (now killed with their groups); each test must stop what it spawns:\n${leftovers.map((leftover) => `  pid ${leftover.pid}: ${leftover.commandLine}`).join('\n')}`);
+    }
   };
 }
 

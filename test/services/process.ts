@@ -157,6 +157,10 @@ interface ServiceRecord {
   readonly pid: number;
   readonly ownerPid: number;
   readonly cleanupPaths: readonly string[];
+  /** For a test's child (test/support/children.ts): the vitest run that owns it (`TROUPE_TEST_RUN`). */
+  readonly runId?: string | null;
+  /** For a test's child: its argv, which its /proc command line must still show before it is killed. */
+  readonly commandLine?: readonly string[];
 }
 
 function recordsDir(): string {
@@ -197,7 +201,7 @@ export function reapStale(): number {
       continue;
     }
     if (isAlive(record.ownerPid)) continue;
-    if (isAlive(record.pid) && commandLineMentions(record.pid, record.cleanupPaths)) {
+    if (isAlive(record.pid) && (commandLineMentions(record.pid, record.cleanupPaths) || commandLineIs(record.pid, record.commandLine))) {
       signalGroup(record.pid, 'SIGKILL');
       reaped += 1;
     }
@@ -205,6 +209,65 @@ export function reapStale(): number {
     rmSync(path, { force: true });
   }
   return reaped;
+}
+
+/** The environment variable naming the vitest run (its main process id) that test children belong to. */
+export const testRunVariable = 'TROUPE_TEST_RUN';
+
+/**
+ * Records a child a test started (see test/support/children.ts), so that `reapTestChildren` at the end
+ * of the run, or `reapStale` on a later run, finds it if nobody stopped it. Returns the record's path.
+ */
+export function recordTestChild(pid: number, commandLine: readonly string[]): string {
+  return recordService({ kind: 'test-child', pid, ownerPid: process.pid, cleanupPaths: [], runId: process.env[testRunVariable] ?? null, commandLine });
+}
+
+/** Removes the record of a child that has exited. */
+export function forgetTestChild(recordPath: string): void {
+  rmSync(recordPath, { force: true });
+}
+
+/** A child a test left running, as the end-of-run check reports it. */
+export interface LeftoverChild {
+  readonly pid: number;
+  readonly commandLine: string;
+}
+
+/**
+ * The end-of-run check: every child recorded for run `runId` that still runs (and still runs the
+ * recorded command) was left behind by a test. Its group is SIGKILLed and it is returned, so the
+ * caller can fail the run naming it. Records of exited children are removed.
+ */
+export function reapTestChildren(runId: string): LeftoverChild[] {
+  if (!existsSync(recordsDir())) return [];
+  const leftovers: LeftoverChild[] = [];
+  for (const name of readdirSync(recordsDir())) {
+    if (!name.startsWith('test-child-')) continue;
+    const path = join(recordsDir(), name);
+    let record: ServiceRecord;
+    try {
+      record = JSON.parse(readFileSync(path, 'utf8')) as ServiceRecord;
+    } catch {
+      continue; // Being written by a run still going, or torn by a dead one (reapStale removes those).
+    }
+    if (record.runId !== runId) continue;
+    if (isAlive(record.pid) && commandLineIs(record.pid, record.commandLine)) {
+      signalGroup(record.pid, 'SIGKILL');
+      leftovers.push({ pid: record.pid, commandLine: (record.commandLine ?? []).join(' ') });
+    }
+    rmSync(path, { force: true });
+  }
+  return leftovers;
+}
+
+/** True when the process still runs exactly `commandLine` (so a recycled pid is never touched). */
+function commandLineIs(pid: number, commandLine: readonly string[] | undefined): boolean {
+  if (commandLine === undefined || commandLine.length === 0) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `${commandLine.join('\0')}\0`;
+  } catch {
+    return false;
+  }
 }
 
 function commandLineMentions(pid: number, paths: readonly string[]): boolean {

@@ -17,7 +17,7 @@ import { requiredServices } from './index.js';
 import { pgliteServerPath } from './pglite.js';
 import { startPostgres } from './postgres.js';
 import { createTopicsReady } from './kafka.js';
-import { cacheRoot, reapStale, waitFor } from './process.js';
+import { cacheRoot, reapStale, signalGroup, waitFor } from './process.js';
 
 const addresses = requiredServices();
 
@@ -167,12 +167,17 @@ describe('reaping', () => {
     const work = mkdtempSync(join(tmpdir(), 'troupe-reap-'));
     // A stand-in service that mentions its temp dir on its command line, as the real ones do.
     const marked = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', work], { detached: true, stdio: 'ignore' });
-    const deadOwner = spawn(process.execPath, ['-e', '0']);
-    await new Promise((resolve) => deadOwner.once('exit', resolve));
-    mkdirSync(join(cacheRoot(), 'run'), { recursive: true });
-    writeFileSync(join(cacheRoot(), 'run', `test-${marked.pid}.json`), JSON.stringify({ kind: 'test', pid: marked.pid, ownerPid: deadOwner.pid, cleanupPaths: [work] }));
-    expect(reapStale()).toBeGreaterThanOrEqual(1);
-    await waitFor('orphan gone', async () => (isAlive(marked.pid!) ? undefined : true), { timeoutMs: 5_000 });
-    expect(existsSync(work)).toBe(false);
+    try {
+      const deadOwner = spawn(process.execPath, ['-e', '0']);
+      await new Promise((resolve) => deadOwner.once('exit', resolve));
+      mkdirSync(join(cacheRoot(), 'run'), { recursive: true });
+      writeFileSync(join(cacheRoot(), 'run', `test-${marked.pid}.json`), JSON.stringify({ kind: 'test', pid: marked.pid, ownerPid: deadOwner.pid, cleanupPaths: [work] }));
+      expect(reapStale()).toBeGreaterThanOrEqual(1);
+      await waitFor('orphan gone', async () => (isAlive(marked.pid!) ? undefined : true), { timeoutMs: 5_000 });
+      expect(existsSync(work)).toBe(false);
+    } finally {
+      // The reaper is what is under test; whatever it did, the stand-in does not outlive the test.
+      if (marked.pid !== undefined) signalGroup(marked.pid, 'SIGKILL');
+    }
   });
 });

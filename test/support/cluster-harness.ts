@@ -1,12 +1,14 @@
 /**
  * Starts real cluster node processes (`cluster/main.ts` under tsx) on loopback for multi-process
  * tests, reads their "listening" line, and kills them (SIGKILL or SIGTERM) on demand. Every process
- * started here is tracked and killed by `stopAll`, so a failing test leaves nothing running.
+ * started here is tracked and killed with its process group by `stopAll` (and, failing that, by the
+ * end-of-run check of test/support/children.ts), so a failing test leaves nothing running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childExited, spawnChild, stopChild } from './children.js';
 export { freePort } from './net.js';
 
 /** Settings that make failure detection quick but tolerant of a loaded test machine. */
@@ -51,7 +53,10 @@ export async function removeDir(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true });
 }
 
-/** Starts a node process and waits (up to 60 s) until it listens. */
+/** How long a node process may take to print its listening line (tsx compiles on a loaded machine). */
+const startTimeoutMs = 120_000;
+
+/** Starts a node process and waits (up to `startTimeoutMs`) until it listens. */
 export function startNodeProcess(options: NodeProcessOptions): Promise<NodeProcess> {
   const args = [
     '--import', 'tsx', 'cluster/main.ts', '--name', options.name, '--listen', `127.0.0.1:${options.port}`, '--data', options.dataDir,
@@ -62,20 +67,18 @@ export function startNodeProcess(options: NodeProcessOptions): Promise<NodeProce
     ...(options.advertise ? ['--advertise', options.advertise] : []),
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TROUPE_SECRET: '', TROUPE_TOKENS: '' } });
+  const child = spawnChild(process.execPath, args, { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TROUPE_SECRET: '', TROUPE_TOKENS: '' } });
   running.add(child);
   let output = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      running.delete(child);
-      resolve({ code, signal });
-    });
+  const exited = childExited(child).then((exit) => {
+    running.delete(child);
+    return exit;
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`node ${options.name} did not start within 60 s:\n${output}`));
-    }, 60_000);
+      void stopChild(child);
+      reject(new Error(`node ${options.name} did not start within ${startTimeoutMs} ms:\n${output}`));
+    }, startTimeoutMs);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       for (const line of output.split('\n')) {
@@ -100,18 +103,13 @@ export function startNodeProcess(options: NodeProcessOptions): Promise<NodeProce
   });
 }
 
-/** Kills a node process with SIGKILL and waits for it to be gone. */
+/** Kills a node process (and its process group) with SIGKILL and waits for it to be gone. */
 export async function killNode(node: NodeProcess): Promise<void> {
-  node.child.kill('SIGKILL');
+  await stopChild(node.child);
   await node.exited;
 }
 
-/** Kills every process this harness started. */
+/** Kills every process this harness started, with their process groups. */
 export async function stopAll(): Promise<void> {
-  const children = [...running];
-  for (const child of children) child.kill('SIGKILL');
-  await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  })));
+  await Promise.all([...running].map((child) => stopChild(child)));
 }

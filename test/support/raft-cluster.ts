@@ -2,16 +2,20 @@
  * A Raft group of real node processes (test/support/raft-node.ts) on loopback, each behind a
  * partition proxy (raft-partition-proxy.ts) for node-to-node traffic, with a client-SDK connection
  * straight to every node for the workload. The harness kills (SIGKILL), restarts and isolates nodes;
- * every process it starts is killed by `stop`, so a failing test leaves nothing running.
+ * every process it starts is killed with its process group by `stop` (and by `start` itself when the
+ * cluster fails to come up), so a failing test leaves nothing running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { KvTransport, RaftMetrics } from '../../actors/raft/index.js';
 import { connect, type TroupeClient } from '../../cluster/index.js';
+import { childExited, spawnChild, stopChild } from './children.js';
 import { freePort, removeDir, tempDir } from './cluster-harness.js';
 import { PartitionSwitch } from './raft-partition-proxy.js';
 import { waitFor } from './wait.js';
 
 const secret = 'raft-cluster-secret';
+/** How long a node process may take to print its listening line (tsx compiles on a loaded machine). */
+const startTimeoutMs = 120_000;
 const token = 'raft-cluster-token';
 
 /** Options of a process cluster. */
@@ -63,9 +67,17 @@ export class RaftProcessCluster {
       cluster.#dirs.set(name, await tempDir(`raft-${name}`));
     }
     const [founder, ...others] = options.names;
-    await cluster.#spawn(founder!, []);
-    await Promise.all(others.map((name) => cluster.#spawn(name, [cluster.#dialUrl(founder!)])));
-    for (const name of options.names) cluster.#clients.set(name, await connect(`ws://127.0.0.1:${ports.get(name)!}`, { token, reconnectMsMin: 50, reconnectMsMax: 500, connectTimeoutMs: 5_000 }));
+    try {
+      await cluster.#spawn(founder!, []);
+      // allSettled: every start is waited for, so none is still starting when the cluster is stopped.
+      const started = await Promise.allSettled(others.map((name) => cluster.#spawn(name, [cluster.#dialUrl(founder!)])));
+      const failed = started.find((result) => result.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      for (const name of options.names) cluster.#clients.set(name, await connect(`ws://127.0.0.1:${ports.get(name)!}`, { token, reconnectMsMin: 50, reconnectMsMax: 500, connectTimeoutMs: 15_000 }));
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
     return cluster;
   }
 
@@ -87,7 +99,7 @@ export class RaftProcessCluster {
   async kill(name: string): Promise<void> {
     const running = this.#running.get(name);
     if (running === undefined) return;
-    running.child.kill('SIGKILL');
+    await stopChild(running.child);
     await running.exited;
   }
 
@@ -129,8 +141,10 @@ export class RaftProcessCluster {
 
   async stop(): Promise<void> {
     await Promise.all([...this.#clients.values()].map((client) => client.close().catch(() => undefined)));
-    for (const running of this.#running.values()) running.child.kill('SIGKILL');
-    await Promise.all([...this.#running.values()].map((running) => running.exited));
+    await Promise.all([...this.#running.values()].map(async (running) => {
+      await stopChild(running.child);
+      await running.exited;
+    }));
     await this.proxies.close();
     for (const dir of this.#dirs.values()) await removeDir(dir);
   }
@@ -143,8 +157,8 @@ export class RaftProcessCluster {
       ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []),
     ];
     // stdin stays open: the node exits when this process goes away, however it ends.
-    const child = spawn(process.execPath, args, { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'pipe'] });
-    const running: RunningNode = { child, output: '', exited: new Promise((resolve) => child.once('exit', () => resolve())) };
+    const child = spawnChild(process.execPath, args, { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const running: RunningNode = { child, output: '', exited: childExited(child).then(() => undefined) };
     this.#running.set(name, running);
     void running.exited.then(() => {
       if (this.#running.get(name) === running) this.#running.delete(name);
@@ -152,7 +166,10 @@ export class RaftProcessCluster {
     });
     child.stderr!.on('data', (chunk: Buffer) => { running.output += chunk.toString(); });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node ${name} did not start within 60 s:\n${running.output}`)), 60_000);
+      const timer = setTimeout(() => {
+        void stopChild(child);
+        reject(new Error(`node ${name} did not start within ${startTimeoutMs} ms:\n${running.output}`));
+      }, startTimeoutMs);
       child.stdout!.on('data', (chunk: Buffer) => {
         running.output += chunk.toString();
         if (running.output.includes('"event":"listening"')) {

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type StreamReport, type TroupeClient } from '../../../cluster/index.js';
 import { freePort, removeDir, startNodeProcess, stopAll, tempDir, type NodeProcess } from '../../support/cluster-harness.js';
+import { httpGet } from '../../support/http.js';
 import { TcpProxy } from '../../support/tcp-proxy.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -18,7 +19,7 @@ const producer = { node: 'n1', path: '/root/producer' };
 
 /** Reads one counter of a node's Prometheus metrics. */
 async function metric(port: number, name: string, peer: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await (await httpGet(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${name}{`) && candidate.includes(`peer="${peer}"`));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
 }

@@ -1,18 +1,20 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../../../actors/storage/index.js';
+import { runCli, stopAllChildren } from '../../support/children.js';
 
 const directories: string[] = [];
 afterEach(() => {
   for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
 
-function troupe(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'cli.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+afterAll(stopAllChildren);
+
+async function troupe(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const result = await runCli(args);
+  return { status: result.code, stdout: result.stdout, stderr: result.stderr };
 }
 
 async function populated(records: number): Promise<string> {
@@ -24,10 +26,10 @@ async function populated(records: number): Promise<string> {
   return directory;
 }
 
-describe('troupe storage', () => {
+describe('troupe storage', { timeout: 120_000 }, () => {
   it('inspect lists segments, records and the last index of a real store', async () => {
     const directory = await populated(25);
-    const result = troupe('storage', 'inspect', directory);
+    const result = await troupe('storage', 'inspect', directory);
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { wal: { records: number; lastIndex: number } };
     expect(report.wal).toMatchObject({ records: 25, lastIndex: 25 });
@@ -35,19 +37,19 @@ describe('troupe storage', () => {
 
   it('verify passes a healthy store and fails (exit 1) on a flipped bit before the tail', async () => {
     const directory = await populated(25);
-    expect(troupe('storage', 'verify', directory).status).toBe(0);
+    expect((await troupe('storage', 'verify', directory)).status).toBe(0);
     const walDirectory = join(directory, 'wal');
     const segment = join(walDirectory, readdirSync(walDirectory).find((name) => name.endsWith('.wal'))!);
     const bytes = readFileSync(segment);
     bytes[Math.floor(bytes.length / 3)]! ^= 0x10;
     writeFileSync(segment, bytes);
-    const result = troupe('storage', 'verify', directory);
+    const result = await troupe('storage', 'verify', directory);
     expect(result.status).toBe(1);
     expect(JSON.parse(result.stdout)).toMatchObject({ ok: false });
   });
 
-  it('refuses a bad subcommand with usage and exit 2', () => {
-    const result = troupe('storage', 'explode');
+  it('refuses a bad subcommand with usage and exit 2', async () => {
+    const result = await troupe('storage', 'explode');
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('usage: troupe storage inspect|verify <dir>');
   });

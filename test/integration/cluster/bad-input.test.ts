@@ -11,6 +11,7 @@ import { codec } from '../../../runtime/index.js';
 import { connect, type TroupeClient } from '../../../cluster/index.js';
 import { freePort, removeDir, startNodeProcess, stopAll, tempDir, type NodeProcess } from '../../support/cluster-harness.js';
 import { RawPeer } from '../../support/cluster-raw-peer.js';
+import { httpGet } from '../../support/http.js';
 import { waitFor } from '../../support/wait.js';
 
 const secret = 'bad-input-secret';
@@ -117,14 +118,14 @@ describe('a node under hostile input', () => {
     raw.sendFrames([{ type: 'request', id: 1, op: 'tree' }]);
     expect(await raw.nextFrame((frame) => (frame as { type: string }).type === 'refused')).toMatchObject({ code: 'CLIENT_UNAUTHORIZED' });
     expect(raw.frames.some((frame) => (frame as { type: string }).type === 'response')).toBe(false);
-    const http = await fetch(`http://127.0.0.1:${n1.port}/api/tree`);
+    const http = await httpGet(`http://127.0.0.1:${n1.port}/api/tree`);
     expect(http.status).toBe(401);
     expect(await http.json()).toMatchObject({ code: 'CLIENT_UNAUTHORIZED' });
     await stillServing();
   });
 
   it('counts every refusal in its metrics', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${n1.port}/metrics`)).text();
+    const text = await (await httpGet(`http://127.0.0.1:${n1.port}/metrics`)).text();
     for (const code of ['handshake:AUTH_FAILED', 'handshake:HANDSHAKE_TIMEOUT', 'FRAME_TOO_LARGE', 'DECODE_FAILED', 'FRAME_INVALID', 'FRAME_UNKNOWN', 'client:CLIENT_UNAUTHORIZED']) {
       expect(text).toMatch(new RegExp(`troupe_frames_rejected_total\\{code="${code}"[^}]*\\} [1-9]`));
     }

@@ -4,7 +4,8 @@
  * `/metrics`, `/api/*` with and without a token, the event stream and the page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClusterNode, demoChildren, runCli, type CliIo, type ClusterNode } from '../../../cluster/index.js';
+import { createClusterNode, defaultSettings, demoChildren, runCli, type CliIo, type ClusterNode } from '../../../cluster/index.js';
+import { httpGet } from '../../support/http.js';
 import { waitFor } from '../../support/wait.js';
 
 const secret = 'cli-test-secret';
@@ -88,22 +89,22 @@ describe('the CLI and HTTP routes', () => {
 
   it('serves health, metrics, the API with a token, the event stream and the page', async () => {
     const base = `http://127.0.0.1:${n1.port}`;
-    const health = await fetch(`${base}/healthz`);
+    const health = await httpGet(`${base}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', node: 'n1', incarnation: n1.incarnation });
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await httpGet(`${base}/metrics`)).text();
     for (const name of ['troupe_messages_in_total', 'troupe_messages_out_total', 'troupe_dead_letters_total', 'troupe_restarts_total', 'troupe_mailbox_depth', 'troupe_link_up', 'troupe_member_status']) {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/troupe_link_up\{peer="n2",node="n1"\} 1/);
-    expect((await fetch(`${base}/api/members`)).status).toBe(401);
-    const members = await (await fetch(`${base}/api/members`, { headers: { authorization: `Bearer ${token}` } })).json() as { members: Array<{ node: string }> };
+    expect((await httpGet(`${base}/api/members`)).status).toBe(401);
+    const members = await (await httpGet(`${base}/api/members`, { headers: { authorization: `Bearer ${token}` } })).json() as { members: Array<{ node: string }> };
     expect(members.members.map((member) => member.node).sort()).toEqual(['n1', 'n2']);
-    expect((await fetch(`${base}/nowhere`)).status).toBe(404);
-    expect(await (await fetch(`${base}/ui`)).text()).toContain('<title>Troupe cluster');
+    expect((await httpGet(`${base}/nowhere`)).status).toBe(404);
+    expect(await (await httpGet(`${base}/ui`)).text()).toContain('<title>Troupe cluster');
 
     const controller = new AbortController();
-    const stream = await fetch(`${base}/api/events?token=${token}`, { signal: controller.signal });
+    const stream = await httpGet(`${base}/api/events?token=${token}`, { signal: controller.signal });
     expect(stream.headers.get('content-type')).toContain('text/event-stream');
     const reader = stream.body!.getReader();
     let text = '';
@@ -114,5 +115,15 @@ describe('the CLI and HTTP routes', () => {
       return text.includes('event: lifecycle') && text.includes('"type":"restarted"');
     }, { timeoutMs: 20_000, what: 'a lifecycle event on the stream' });
     controller.abort();
+  });
+
+  it('advertises an idle keep-alive timeout longer than pooling clients keep sockets, and headersTimeout beyond it', async () => {
+    // A pooled client closes its socket a little before the advertised timeout; at Node's default of
+    // 5 s a client paused for a few seconds reused a socket the server had just closed.
+    const response = await fetch(`http://127.0.0.1:${n1.port}/healthz`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('keep-alive')).toBe(`timeout=${defaultSettings.httpKeepAliveMs / 1000}`);
+    expect(defaultSettings.httpKeepAliveMs).toBeGreaterThan(5_000);
+    expect(defaultSettings.httpHeadersTimeoutMs).toBeGreaterThan(defaultSettings.httpKeepAliveMs);
   });
 });

@@ -6,7 +6,7 @@
  *     first is killed), the scenario where kafkajs hands one partition's messages to both.
  * After each: rows = unique documents, offsets never moved back, digest = a clean single run's.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
@@ -15,6 +15,7 @@ import { createNode, type TroupeNode } from '../../../supervisors/index.js';
 import { defaultChunking, defaultDocumentLimits, startIngestion, type PipelineStore } from '../../../actors/pipeline/index.js';
 import { requiredServices } from '../../services/index.js';
 import { freshStore, makeCorpus, messageBytesMax, produceCorpus, testEmbedder, waitForOffsets } from './support.js';
+import { childExited, spawnChild, stopAllChildren, stopChild as stopProcess } from '../../support/children.js';
 import { waitFor } from '../../support/wait.js';
 
 const { kafkaBrokers: brokers, databaseUrl } = requiredServices();
@@ -27,23 +28,24 @@ interface Child {
 }
 
 async function startChild(environment: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', childPath], { cwd: repositoryRoot, env: { ...process.env, ...environment }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnChild(process.execPath, ['--import', 'tsx', childPath], { cwd: repositoryRoot, env: { ...process.env, ...environment }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
-  await waitFor(() => output.includes('ready') || child.exitCode !== null || child.signalCode !== null, { timeoutMs: 60_000, intervalMs: 50, what: 'the ingesting child to be ready' })
-    .catch((error: Error) => { throw new Error(`${error.message}:\n${output}`); });
+  const exited = childExited(child).then(({ code, signal }) => signal ?? code);
+  await waitFor(() => output.includes('ready') || child.exitCode !== null || child.signalCode !== null, { timeoutMs: 120_000, intervalMs: 50, what: 'the ingesting child to be ready' })
+    .catch(async (error: Error) => {
+      await stopProcess(child);
+      throw new Error(`${error.message}:\n${output}`);
+    });
   if (process.env.PIPELINE_CHILD_LOG === '1') child.stdout!.on('data', (chunk: Buffer) => process.stderr.write(`[child ${child.pid}] ${chunk}`));
   if (process.env.PIPELINE_CHILD_LOG === '1') child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[child ${child.pid}] ${chunk}`));
   return { process: child, exited };
 }
 
+/** SIGTERM (the child leaves its group cleanly), SIGKILL after 20 s. */
 async function stopChild(child: Child): Promise<void> {
-  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
-  const timer = setTimeout(() => child.process.kill('SIGKILL'), 20_000);
-  await child.exited;
-  clearTimeout(timer);
+  await stopProcess(child.process, { signal: 'SIGTERM', graceMs: 20_000 });
 }
 
 async function kafkaCommitted(group: string, topic: string): Promise<Record<number, number>> {
@@ -82,7 +84,11 @@ describe('pipeline across processes', () => {
   });
 
   afterAll(async () => {
-    for (const child of children) await stopChild(child);
+    try {
+      for (const child of children) await stopChild(child);
+    } finally {
+      await stopAllChildren();
+    }
     await node?.stop();
     for (const store of stores) {
       await store.dropSchema();
@@ -111,7 +117,7 @@ describe('pipeline across processes', () => {
     await stopChild(survivor);
     expect((await store.counts()).documents).toBe(corpus.uniqueDocuments);
     expect(await store.digest()).toBe(cleanDigest);
-  });
+  }, 240_000);
 
   it('a rebalance between two consumer processes, then kill -9 of one, still gives the clean digest', async () => {
     const store = await freshStore(databaseUrl, 'proc_rebalance');
@@ -126,13 +132,13 @@ describe('pipeline across processes', () => {
     children.push(second);
     await waitForProgress(store, group, 0.5);
     console.log('[rebalance] killing first at', JSON.stringify(await store.offsets(group)));
-    first.process.kill('SIGKILL');
+    await stopProcess(first.process, { signal: 'SIGKILL' });
     expect(await first.exited).toBe('SIGKILL');
     await waitForOffsets(store, group, end);
     await stopChild(second);
     expect((await store.counts()).documents).toBe(corpus.uniqueDocuments);
     expect(await store.digest()).toBe(cleanDigest);
-  }, 150_000);
+  }, 240_000);
 
   async function waitForProgress(store: PipelineStore, group: string, fraction: number): Promise<void> {
     const total = Object.values(end).reduce((sum, offset) => sum + offset, 0);
@@ -140,6 +146,6 @@ describe('pipeline across processes', () => {
     await waitFor(async () => {
       done = (await store.offsets(group)).reduce((sum, row) => sum + row.nextOffset, 0);
       return done >= total * fraction;
-    }, { timeoutMs: 60_000, intervalMs: 50, what: `progress to ${fraction} of the log` }).catch((error: Error) => { throw new Error(`${error.message} (at ${done}/${total})`); });
+    }, { timeoutMs: 120_000, intervalMs: 50, what: `progress to ${fraction} of the log` }).catch((error: Error) => { throw new Error(`${error.message} (at ${done}/${total})`); });
   }
 });

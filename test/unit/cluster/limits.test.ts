@@ -72,6 +72,7 @@ describe('settings and arguments', () => {
     expect(() => resolveSettings({ heartbeatIntervalMs: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => resolveSettings({ detector: { suspectPhi: 9, downPhi: 3 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => resolveSettings({ linkIdleMs: 100, heartbeatIntervalMs: 100 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => resolveSettings({ httpKeepAliveMs: 40_000, httpHeadersTimeoutMs: 40_000 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(resolveSettings({ detector: { downPhi: 12 } }).detector.suspectPhi).toBe(5);
   });
 

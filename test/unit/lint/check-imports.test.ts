@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { runCommand, stopAllChildren } from '../../support/children.js';
 
 const script = resolve('scripts/check-imports.mjs');
 const roots: string[] = [];
@@ -10,20 +10,22 @@ afterEach(() => {
   for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
 });
 
-function lint(files: Record<string, string>): { status: number | null; output: string } {
+afterAll(stopAllChildren);
+
+async function lint(files: Record<string, string>): Promise<{ status: number | null; output: string }> {
   const root = mkdtempSync(join(tmpdir(), 'troupe-lint-'));
   roots.push(root);
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), text);
   }
-  const result = spawnSync(process.execPath, [script], { cwd: root, encoding: 'utf8' });
-  return { status: result.status, output: result.stdout + result.stderr };
+  const result = await runCommand(process.execPath, [script], { cwd: root, timeoutMs: 50_000 });
+  return { status: result.code, output: result.stdout + result.stderr };
 }
 
 describe('the import-boundary lint', () => {
-  it('accepts imports that point down the layers and through a component\'s index.ts', () => {
-    const result = lint({
+  it('accepts imports that point down the layers and through a component\'s index.ts', async () => {
+    const result = await lint({
       'runtime/a.ts': "import nact from 'nact';\nimport { b } from './b.js';\n",
       'runtime/b.ts': 'export const b = 1;\n',
       'supervisors/s.ts': "import { b } from '../runtime/b.js';\n",
@@ -35,8 +37,8 @@ describe('the import-boundary lint', () => {
     expect(result.status).toBe(0);
   });
 
-  it('refuses upward imports, reaching into another component, packages in runtime, and impure cores', () => {
-    const result = lint({
+  it('refuses upward imports, reaching into another component, packages in runtime, and impure cores', async () => {
+    const result = await lint({
       'runtime/a.ts': "import { c } from '../cluster/c.js';\nimport { WebSocket } from 'ws';\n",
       'cluster/c.ts': "import { x } from '../actors/one/index.js';\nexport const c = 1;\n",
       'actors/one/index.ts': "import { y } from '../two/store.js';\n",
