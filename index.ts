@@ -4,7 +4,7 @@
 export { supervisor, validateChildSpec, backoffDelayMs, EscalationError, InvalidChildSpecError } from './supervisors/index.js';
 export type { ChildSpec, NodeOptions, NodeTermination, RestartType, RetryPolicy, Strategy, SupervisorOptions, TroupeNode } from './supervisors/index.js';
 export {
-  ActorSystem, behaviour, codec, Codec, createRng, formatTree, RealClock, VirtualClock, limits, ref,
+  ActorSystem, behaviour, refuseUnknown, codec, Codec, createRng, formatTree, RealClock, VirtualClock, limits, ref,
   TroupeError, AskTimeoutError, NoSuchActorError, MailboxFullError, StoppedError, ActorCrashedError, NodeDownError, DecodeError, InvalidArgumentError,
 } from './runtime/index.js';
 export type { ActorContext, Behaviour, Clock, Envelope, InspectionEvent, MailboxOptions, Ref, Rng, Terminated, TreeSnapshot } from './runtime/index.js';

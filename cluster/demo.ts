@@ -2,9 +2,10 @@
  * The demo child set a `troupe start` node runs: small actors that make the cluster observable and
  * testable from outside (echo, counter, a crash-on-demand worker, a sink that checks order and
  * duplicates per stream, a producer that streams to a remote sink at-most-once or at-least-once, and a
- * watcher of remote actors).
+ * watcher of remote actors). Each but echo (which answers anything by design) refuses a message it does
+ * not know with `refuseUnknown` and keeps its state.
  */
-import { behaviour, type Ref, type Terminated } from '../runtime/index.js';
+import { behaviour, refuseUnknown, type Ref, type Terminated } from '../runtime/index.js';
 import type { ChildSpec } from '../supervisors/index.js';
 import type { SendResult } from './router.js';
 
@@ -26,8 +27,9 @@ export const counterBehaviour = behaviour<{ count: number }, CounterMessage>({
   name: 'counter',
   init: () => ({ count: 0 }),
   receive(state, message, ctx) {
-    if (message.type === 'inc') state.count += typeof message.by === 'number' ? message.by : 1;
-    else if (message.type === 'get') ctx.reply(state.count);
+    if (message?.type === 'inc') state.count += typeof message.by === 'number' ? message.by : 1;
+    else if (message?.type === 'get') ctx.reply(state.count);
+    else refuseUnknown(ctx, message, 'counter');
     return state;
   },
 });
@@ -40,10 +42,12 @@ export const flakyBehaviour = behaviour<{ pings: number }, FlakyMessage>({
   name: 'flaky',
   init: () => ({ pings: 0 }),
   receive(state, message, ctx) {
-    if (message.type === 'crash') throw new Error(typeof message.reason === 'string' ? message.reason : 'crash requested');
-    if (message.type === 'ping') {
+    if (message?.type === 'crash') throw new Error(typeof message.reason === 'string' ? message.reason : 'crash requested');
+    if (message?.type === 'ping') {
       state.pings += 1;
       ctx.reply('pong');
+    } else {
+      refuseUnknown(ctx, message, 'flaky');
     }
     return state;
   },
@@ -77,7 +81,7 @@ export const sinkBehaviour = behaviour<SinkState, SinkMessage>({
   mailbox: { capacity: 1_000_000, overflow: 'reject' },
   init: () => ({ total: 0, streams: new Map() }),
   receive(state, message, ctx) {
-    switch (message.type) {
+    switch (message?.type) {
       case 'n':
         state.total += 1;
         break;
@@ -103,6 +107,8 @@ export const sinkBehaviour = behaviour<SinkState, SinkMessage>({
         ctx.reply(report);
         break;
       }
+      default:
+        refuseUnknown(ctx, message, 'sink');
     }
     return state;
   },
@@ -130,13 +136,13 @@ export function producerBehaviour(sendReliable: (target: Ref, body: unknown) => 
     name: 'producer',
     init: () => new Map(),
     receive(state, message, ctx) {
-      if (message.type === 'produce') {
+      if (message?.type === 'produce') {
         state.set(message.stream, {
           target: message.target, count: message.count, reliable: message.reliable, perTick: message.perTick ?? 50, intervalMs: message.intervalMs ?? 5, sent: 0, refused: 0,
         });
         ctx.tell(ctx.self, { type: 'tick', stream: message.stream });
         ctx.reply({ ok: true });
-      } else if (message.type === 'tick') {
+      } else if (message?.type === 'tick') {
         const stream = state.get(message.stream);
         if (stream === undefined) return state;
         const end = Math.min(stream.count, stream.sent + stream.perTick);
@@ -147,9 +153,11 @@ export function producerBehaviour(sendReliable: (target: Ref, body: unknown) => 
         }
         stream.sent = end;
         if (stream.sent < stream.count) ctx.timers.startSingle(`tick:${message.stream}`, { type: 'tick', stream: message.stream }, stream.intervalMs);
-      } else if (message.type === 'status') {
+      } else if (message?.type === 'status') {
         const stream = state.get(message.stream);
         ctx.reply({ sent: stream?.sent ?? 0, refused: stream?.refused ?? 0, done: stream !== undefined && stream.sent >= stream.count });
+      } else {
+        refuseUnknown(ctx, message, 'producer');
       }
       return state;
     },
@@ -164,14 +172,16 @@ export const watcherBehaviour = behaviour<{ terminated: Terminated[] }, WatcherM
   name: 'watcher',
   init: () => ({ terminated: [] }),
   receive(state, message, ctx) {
-    if (message.type === 'terminated') {
+    if (message?.type === 'terminated') {
       state.terminated.push(message);
       if (state.terminated.length > 1_000) state.terminated.shift();
-    } else if (message.type === 'watch') {
+    } else if (message?.type === 'watch') {
       ctx.watch(message.target);
       ctx.reply({ ok: true });
-    } else if (message.type === 'report') {
+    } else if (message?.type === 'report') {
       ctx.reply(state.terminated);
+    } else {
+      refuseUnknown(ctx, message, 'watcher');
     }
     return state;
   },

@@ -2,7 +2,7 @@
  * Embedding a Troupe node in your own service: a supervised counter that survives a crash.
  * Run: npm run build && node dist/examples/embed.js
  */
-import { behaviour, createNode } from '../index.js';
+import { behaviour, createNode, refuseUnknown } from '../index.js';
 
 type CounterMessage = { type: 'add'; amount: number } | { type: 'get' } | { type: 'fail' };
 
@@ -10,9 +10,11 @@ const counter = behaviour<number, CounterMessage>({
   name: 'counter',
   init: () => 0, // a durable component would rebuild its state from disk here
   receive(total, message, ctx) {
-    if (message.type === 'add') return total + message.amount;
-    if (message.type === 'fail') throw new Error('simulated bug');
-    ctx.reply(total);
+    // `?.`: a message that is not an object (null, a string) has no type and is refused below.
+    if (message?.type === 'add' && typeof message.amount === 'number') return total + message.amount;
+    if (message?.type === 'fail') throw new Error('simulated bug');
+    if (message?.type === 'get') ctx.reply(total);
+    else refuseUnknown(ctx, message, 'counter'); // an unknown message never changes the state
     return total;
   },
 });

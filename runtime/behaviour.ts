@@ -99,3 +99,22 @@ export type AnyBehaviour = Behaviour<any, any>;
 export function behaviour<State, Message>(definition: Behaviour<State, Message>): Behaviour<State, Message> {
   return definition;
 }
+
+/** The reply an ask gets when the behaviour does not know the message's `type`. */
+export interface UnknownMessageReply {
+  readonly ok: false;
+  readonly code: 'UNKNOWN_MESSAGE';
+  readonly message: string;
+}
+
+/**
+ * Refuses a message the behaviour does not know (its `default:` case): an ask gets an
+ * `UNKNOWN_MESSAGE` reply, a tell goes to dead letters. The caller returns its state unchanged, so a
+ * stray or malformed message is visible to the sender and to inspection but never alters the actor.
+ */
+export function refuseUnknown(ctx: Pick<ActorContext, 'reply' | 'deadLetter'>, message: unknown, behaviourName: string): void {
+  const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+  const what = typeof type === 'string' ? `message type ${JSON.stringify(type.slice(0, 100))}` : 'a message without a string type';
+  const reply: UnknownMessageReply = { ok: false, code: 'UNKNOWN_MESSAGE', message: `${behaviourName} does not handle ${what}` };
+  if (!ctx.reply(reply)) ctx.deadLetter(message, `UNKNOWN_MESSAGE: ${reply.message}`);
+}

@@ -2,7 +2,7 @@
  * The dead-letters actor: every message that could not be delivered ends here with a reason. It keeps
  * the most recent ones for inspection (a bounded ring) and answers `deadLetters.list`.
  */
-import { behaviour } from './behaviour.js';
+import { behaviour, refuseUnknown } from './behaviour.js';
 import { limits } from './limits.js';
 
 /** One undeliverable message. */
@@ -28,12 +28,14 @@ export const deadLettersBehaviour = behaviour<DeadLettersState, DeadLettersMessa
   mailbox: { capacity: 100_000, overflow: 'reject' },
   init: () => ({ recent: [], received: 0 }),
   receive(state, message, ctx) {
-    if (message.type === 'deadLetter') {
+    if (message?.type === 'deadLetter') {
       state.received += 1;
       state.recent.push(message);
       if (state.recent.length > limits.deadLettersKept) state.recent.shift();
-    } else if (message.type === 'deadLetters.list') {
+    } else if (message?.type === 'deadLetters.list') {
       ctx.reply({ received: state.received, recent: [...state.recent] });
+    } else {
+      refuseUnknown(ctx, message, 'deadLetters');
     }
     return state;
   },

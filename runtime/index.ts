@@ -6,9 +6,9 @@ export { ActorSystem } from './system.js';
 export type { ActorSystemOptions, CellSpawnOptions, DeliverResult } from './system.js';
 export { Cell, Delivery, kernelOf } from './cell.js';
 export type { SupervisionHook } from './cell.js';
-export { behaviour } from './behaviour.js';
+export { behaviour, refuseUnknown } from './behaviour.js';
 export type {
-  ActorContext, AnyBehaviour, AskOptions, Behaviour, MailboxOptions, OverflowPolicy, SpawnOptions, StopReason, Terminated, Timers,
+  ActorContext, AnyBehaviour, AskOptions, Behaviour, MailboxOptions, OverflowPolicy, SpawnOptions, StopReason, Terminated, Timers, UnknownMessageReply,
 } from './behaviour.js';
 export { ref, isRef, sameRef, childPath, parentPathOf, validateName, validatePath, validateNodeName } from './ref.js';
 export type { Envelope, Ref } from './ref.js';

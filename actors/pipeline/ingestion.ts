@@ -11,7 +11,7 @@
  * it already applied.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { behaviour, describeError, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
+import { behaviour, describeError, refuseUnknown, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
 import { supervisor, type SupervisorReply, type TroupeNode } from '../../supervisors/index.js';
 import { defaultChunking, validateChunking, type ChunkingOptions } from './core/chunking.js';
 import { defaultDocumentLimits, type DocumentLimits } from './core/document.js';
@@ -159,12 +159,13 @@ function consumerBehaviour(shared: Shared): Behaviour<ConsumerState, ConsumerMes
       return state;
     },
     receive(state, message, ctx) {
-      if (message.type === 'pipeline.status') {
+      if (message?.type === 'pipeline.status') {
         const done = ctx.replier();
         void collectStatus(state, ctx).then(done, (error: unknown) => done({ partitions: [], batches: state.counters.batches, error: describeError(error).message }));
         return state;
       }
-      if (message.type === 'pipeline.consumerCrashed') throw new PipelineError('KAFKA_FAILED', `consumer crashed: ${message.error}`);
+      if (message?.type === 'pipeline.consumerCrashed') throw new PipelineError('KAFKA_FAILED', `consumer crashed: ${message.error}`);
+      refuseUnknown(ctx, message, 'pipeline.consumer');
       return state;
     },
     async onStop(state) {

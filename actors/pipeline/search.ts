@@ -3,7 +3,7 @@
  * behind a mailbox for other actors and the client SDK. Queries are untrusted: they are validated and
  * a bad one gets a typed `{ ok: false, code }` reply, never a crash.
  */
-import { behaviour, describeError, type Behaviour } from '../../runtime/index.js';
+import { behaviour, describeError, refuseUnknown, type Behaviour } from '../../runtime/index.js';
 import type { Embedder } from './core/embedding.js';
 import { PipelineError } from './errors.js';
 import { searchVector, validateSearchOptions, type SearchFilter, type SearchHit, type SearchOptions } from './retrieval.js';
@@ -54,7 +54,10 @@ export function searchActor(store: PipelineStore, embedder: Embedder): Behaviour
     name: 'pipeline.search',
     init: () => createSearch(store, embedder),
     async receive(search, message, ctx) {
-      if (typeof message !== 'object' || message === null || message.type !== 'pipeline.search') return search;
+      if (typeof message !== 'object' || message === null || message.type !== 'pipeline.search') {
+        refuseUnknown(ctx, message, 'pipeline.search');
+        return search;
+      }
       const options: SearchOptions = { k: message.k, ...(message.filter === undefined ? {} : { filter: message.filter }), ...(message.efSearch === undefined ? {} : { efSearch: message.efSearch }) };
       try {
         const hits = message.exact === true ? await search.searchExact(message.query, options) : await search.search(message.query, options);

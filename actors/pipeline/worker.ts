@@ -9,7 +9,7 @@
  * spec's retry policy redelivers it). An embedder that refuses one text (EMBED_REJECTED) is retried
  * `embedAttempts` times and then that message is dead-lettered, so the partition keeps moving.
  */
-import { behaviour, type ActorContext, type Behaviour } from '../../runtime/index.js';
+import { behaviour, refuseUnknown, type ActorContext, type Behaviour } from '../../runtime/index.js';
 import { applyKnown, initialState, rejectDocument, step, type BatchPlan, type PartitionState, type PlanOptions, type RawMessage } from './core/partition.js';
 import type { Embedder } from './core/embedding.js';
 import { PipelineError } from './errors.js';
@@ -63,12 +63,13 @@ export function partitionWorker(config: WorkerConfig): Behaviour<WorkerState, Wo
       return { core: initialState(config.topic, config.partition, nextOffset), batches: 0 };
     },
     async receive(state, message, ctx) {
-      if (message.type === 'pipeline.position') {
+      if (message?.type === 'pipeline.position') {
         ctx.reply({ nextOffset: state.core.nextOffset });
         return state;
       }
-      if (message.type !== 'pipeline.batch') return state;
-      return handleBatch(state, message.messages, ctx, config);
+      if (message?.type === 'pipeline.batch') return handleBatch(state, message.messages, ctx, config);
+      refuseUnknown(ctx, message, 'pipeline.partition');
+      return state;
     },
     describe: (state) => ({ partition: config.partition, nextOffset: state.core.nextOffset, batches: state.batches }),
   });

@@ -35,7 +35,7 @@
  *   await client.put('user/1', 'ada');   // { ok: true, type: 'put' } once committed and applied
  */
 import * as path from 'node:path';
-import { InvalidArgumentError, behaviour, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
+import { InvalidArgumentError, behaviour, refuseUnknown, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
 import { SnapshotWriter, type Disk, type StorageLimits } from '../storage/index.js';
 import type { RaftConfigInput } from './core/config.js';
 import type { KvLimits } from './core/kv-state-machine.js';
@@ -109,7 +109,7 @@ export interface RaftReplicaState {
   /** Background work (persist, apply, snapshot), awaited when the incarnation ends. */
   jobs: Set<Promise<void>>;
   stopped: boolean;
-  /** Messages dropped because they were malformed or addressed to no known replica. */
+  /** Raft protocol messages dropped because they were malformed or addressed to no known replica (unknown message types are refused, not counted). */
   refused: number;
 }
 
@@ -192,8 +192,9 @@ function receive(state: RaftReplicaState, message: unknown, ctx: ActorContext<un
   const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
   if (isRaftMessageType(type)) return stepPeerMessage(state, message, ctx);
   if (!state.requests.handle(state, message, ctx)) {
-    state.refused += 1;
-    ctx.deadLetter(message, 'not a raft replica message');
+    // Not a replica message at all: refused (a typed reply to an ask, a dead letter for a tell) without
+    // touching the replica, not even its `refused` count of malformed protocol messages.
+    refuseUnknown(ctx, message, 'raft-replica');
     return;
   }
   pump(state, ctx);

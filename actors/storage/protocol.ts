@@ -37,7 +37,7 @@ export const STORAGE_REQUEST_TYPES: ReadonlySet<string> = new Set([
 /** A refused or failed request. */
 export interface StorageFailure {
   readonly ok: false;
-  readonly code: StorageErrorCode | KvInputErrorCode | KvFailureCode | 'INTERNAL';
+  readonly code: StorageErrorCode | KvInputErrorCode | KvFailureCode | 'UNKNOWN_MESSAGE' | 'INTERNAL';
   readonly message: string;
   /** For a command that was logged and decided (for example NOT_A_COUNTER): its WAL index. */
   readonly index?: number;
@@ -67,7 +67,7 @@ export type ParsedRequest = { readonly kind: 'write'; readonly command: KvComman
  */
 export function parseRequest(message: unknown, limits: KvLimits): ParsedRequest {
   if (typeof message !== 'object' || message === null || typeof (message as { type?: unknown }).type !== 'string') {
-    return failure('INVALID_ARGUMENT', 'a storage request must be an object with a string type');
+    return failure('UNKNOWN_MESSAGE', 'a storage request must be an object with a string type');
   }
   const request = message as Record<string, unknown> & { type: string };
   switch (request.type) {
@@ -92,7 +92,7 @@ export function parseRequest(message: unknown, limits: KvLimits): ParsedRequest 
     case 'storage.status':
       return { kind: 'read', request: { type: request.type } };
     default:
-      return failure('INVALID_ARGUMENT', `unknown storage request type ${JSON.stringify(request.type.slice(0, 60))}`);
+      return failure('UNKNOWN_MESSAGE', `unknown storage request type ${JSON.stringify(request.type.slice(0, 60))}`);
   }
 }
 

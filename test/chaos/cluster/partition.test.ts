@@ -49,10 +49,13 @@ describe('a partition between two nodes', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await client?.close();
-    await stopAll();
-    for (const proxy of proxies) await proxy.close();
-    for (const dir of dirs) await removeDir(dir);
+    try {
+      await client?.close();
+    } finally {
+      await stopAll();
+      for (const proxy of proxies) await proxy.close();
+      for (const dir of dirs) await removeDir(dir);
+    }
   });
 
   const produce = async (stream: string, reliable: boolean, count: number): Promise<void> => {

@@ -37,9 +37,12 @@ describe('a node under hostile input', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await client?.close();
-    await stopAll();
-    for (const dir of dirs) await removeDir(dir);
+    try {
+      await client?.close();
+    } finally {
+      await stopAll();
+      for (const dir of dirs) await removeDir(dir);
+    }
   });
 
   it('refuses a dialer with the wrong secret (AUTH_FAILED)', async () => {

@@ -45,9 +45,12 @@ describe('a three-node cluster of processes', () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const client of clients.values()) await client.close();
-    await stopAll();
-    for (const dir of dirs) await removeDir(dir);
+    try {
+      for (const client of clients.values()) await client.close();
+    } finally {
+      await stopAll();
+      for (const dir of dirs) await removeDir(dir);
+    }
   });
 
   it('forms a cluster in which every node sees every other node up', async () => {

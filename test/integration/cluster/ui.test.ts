@@ -31,10 +31,13 @@ describe('the cluster web page', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await client?.close();
-    await stopAll();
-    for (const dir of dirs) await removeDir(dir);
+    try {
+      await browser?.close();
+      await client?.close();
+    } finally {
+      await stopAll();
+      for (const dir of dirs) await removeDir(dir);
+    }
   });
 
   it('shows a crash on another node and the restart, live', async () => {

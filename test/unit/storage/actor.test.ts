@@ -72,8 +72,8 @@ describe('storage actor protocol', () => {
     expect(await ask(node, ref, { type: 'storage.put', key: 'k', value: 'text' })).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
     expect(await ask(node, ref, { type: 'storage.get', key: 12 })).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
     expect(await ask(node, ref, { type: 'storage.scan', limit: -1 })).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
-    expect(await ask(node, ref, { type: 'storage.drop' })).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
-    expect(await ask(node, ref, 'put')).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
+    expect(await ask(node, ref, { type: 'storage.drop' })).toMatchObject({ ok: false, code: 'UNKNOWN_MESSAGE' });
+    expect(await ask(node, ref, 'put')).toMatchObject({ ok: false, code: 'UNKNOWN_MESSAGE' });
     expect(await ask(node, ref, { type: 'storage.put', key: 'k', value: bytes('ok') })).toEqual({ ok: true, index: 1 });
     const tree = node.tree();
     expect(JSON.stringify(tree)).toContain('"restarts":0');
