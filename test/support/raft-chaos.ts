@@ -1,8 +1,10 @@
 /**
  * The process chaos scenario for Raft: a cluster of real node processes under a client workload
  * while a nemesis kill -9s the leader, isolates it with the partition proxies, and kills and restarts
- * followers, on a seeded schedule. Afterwards everything is healed and restarted, and the run is
- * judged:
+ * followers, on a seeded schedule. The run is a budget of work, not of wall time: a fixed number of
+ * fault rounds, each after the clients have made progress since the last, and a workload that goes on
+ * until the minimum of acknowledged operations is reached, so a loaded machine makes the run slower,
+ * never weaker. Afterwards everything is healed and restarted, and the run is judged:
  *   - every acknowledged write survives: each client also writes keys nobody else touches (a ledger),
  *     and every acknowledged ledger write must read back with its value;
  *   - the whole history (unknown outcomes included) is linearizable (test/support/linearizability.ts);
@@ -13,13 +15,21 @@ import { createRng, type Rng } from '../../runtime/index.js';
 import { describe, expect, it } from 'vitest';
 import { checkLinearizability, describeFailure, kvModel, type LinearizabilityResult } from './linearizability.js';
 import { RaftProcessCluster } from './raft-cluster.js';
+import { waitFor } from './wait.js';
 
 /** Knobs of a run. */
 export interface ChaosOptions {
   readonly names: readonly string[];
   readonly seed: number;
-  /** How long the nemesis acts. */
-  readonly durationMs: number;
+  /** Faults injected (the first three cover each kind once; later ones are drawn). */
+  readonly faultRounds: number;
+  /** Acknowledged operations the clients complete before each fault. */
+  readonly operationsBetweenFaults: number;
+  /** The workload goes on after the last fault until this many operations, and `ledgerMin` ledger writes, are acknowledged. */
+  readonly acknowledgedMin: number;
+  readonly ledgerMin: number;
+  /** Failure bound: the workload stops after this long whatever it reached (the assertions then say what is missing). */
+  readonly workloadMsMax: number;
   readonly clients: number;
   readonly snapshotThreshold?: number;
 }
@@ -55,10 +65,18 @@ export async function runRaftChaos(options: ChaosOptions): Promise<ChaosReport> 
       clientId: `chaos-${index}`, replicas: cluster.names, transport: cluster.transport, attemptTimeoutMs: 1_500, giveUpMs: 20_000,
       record: (operation) => history.push(operation),
     }));
-    let running = true;
-    const workload = clients.map((client, index) => runClient(client, createRng(options.seed * 31 + index), () => running, ledger));
-    const faults = await nemesis(cluster, createRng(options.seed), options.durationMs);
-    running = false;
+    const acknowledged = (): number => history.reduce((count, operation) => count + (operation.output !== undefined ? 1 : 0), 0);
+    const ledgerAcknowledgedNow = (): number => [...ledger.values()].reduce((count, entry) => count + (entry.outcome.ok ? 1 : 0), 0);
+    let faulting = true;
+    const stopAt = Date.now() + options.workloadMsMax;
+    const running = (): boolean => Date.now() < stopAt && (faulting || acknowledged() < options.acknowledgedMin || ledgerAcknowledgedNow() < options.ledgerMin);
+    const workload = clients.map((client, index) => runClient(client, createRng(options.seed * 31 + index), running, ledger));
+    let faults: ChaosReport['faults'];
+    try {
+      faults = await nemesis(cluster, createRng(options.seed), { rounds: options.faultRounds, progress: acknowledged, operationsBetween: options.operationsBetweenFaults });
+    } finally {
+      faulting = false;
+    }
     await Promise.all(workload);
     for (const name of cluster.names) if (!cluster.isRunning(name)) await cluster.restart(name);
     await cluster.leader();
@@ -121,18 +139,20 @@ async function runClient(client: RaftKvClient, rng: Rng, running: () => boolean,
   }
 }
 
-/** Injects faults until `durationMs` has passed; always leaves every node running and connected. */
-async function nemesis(cluster: RaftProcessCluster, rng: Rng, durationMs: number): Promise<ChaosReport['faults']> {
+/**
+ * Injects `rounds` faults, each once the clients have acknowledged `operationsBetween` more operations
+ * (so every fault lands on a cluster doing work, however slow the machine); always leaves every node
+ * running and connected. The pauses are the faults' own lengths (how long a node stays dead or cut
+ * off), drawn from the seed, not waits for anything.
+ */
+async function nemesis(cluster: RaftProcessCluster, rng: Rng, plan: { rounds: number; progress: () => number; operationsBetween: number }): Promise<ChaosReport['faults']> {
   const faults = { leaderKills: 0, followerKills: 0, partitions: 0 };
-  const endAt = Date.now() + durationMs;
-  let round = 0;
-  while (Date.now() < endAt) {
-    await pause(rng.int(1_000, 2_500));
-    const leader = await cluster.leader(undefined, 15_000).catch(() => undefined);
-    if (leader === undefined) continue;
+  for (let round = 0; round < plan.rounds; round += 1) {
+    const mark = plan.progress();
+    await waitFor(() => plan.progress() >= mark + plan.operationsBetween, { timeoutMs: 120_000, intervalMs: 50, what: `${plan.operationsBetween} acknowledged operations before fault ${round + 1}` });
+    const leader = await cluster.leader(undefined, 60_000);
     // The first rounds cover each kind of fault once; later ones are drawn.
     const action = round < 3 ? round : rng.int(0, 2);
-    round += 1;
     if (action === 0) {
       await cluster.kill(leader);
       faults.leaderKills += 1;
@@ -165,15 +185,16 @@ export function describeRaftChaos(names: readonly string[], defaultSeed: number)
   const seed = Number(process.env.SEED ?? defaultSeed);
   describe(`raft chaos, ${names.length} node processes`, () => {
     it(`keeps every acknowledged write and stays linearizable through leader kills and partitions (seed ${seed})`, async () => {
-      const report = await runRaftChaos({ names, seed, durationMs: 30_000, clients: 4 });
+      const report = await runRaftChaos({ names, seed, faultRounds: 5, operationsBetweenFaults: 25, acknowledgedMin: 150, ledgerMin: 30, workloadMsMax: 240_000, clients: 4 });
       console.log(`raft chaos ${names.length} nodes: ${JSON.stringify({ ...report, linearizability: report.linearizability.ok })}`);
       expect(report.faults.leaderKills).toBeGreaterThanOrEqual(1);
       expect(report.faults.partitions).toBeGreaterThanOrEqual(1);
+      expect(report.faults.followerKills).toBeGreaterThanOrEqual(1);
       expect(report.lostWrites).toEqual([]);
       expect(report.ledgerAcknowledged).toBeGreaterThan(20);
       expect(report.acknowledged).toBeGreaterThan(100);
       expect(report.linearizability.ok, `seed ${seed}: ${describeFailure(report.linearizability)}`).toBe(true);
-    }, 110_000);
+    }, 480_000);
   });
 }
 

@@ -4,7 +4,9 @@
  * crashes mid-batch (inside the transaction) is restarted by its supervisor and nothing is lost or
  * doubled; bad input is dead-lettered with its reason to Postgres and the dead-letter topic; replay
  * from offset 0 changes nothing in place and rebuilds an empty schema to the same digest; retrieval
- * finds the known documents, and recall@10 against exact search is reported.
+ * finds the known documents, and recall@10 against exact search is reported; the consumer actor
+ * refuses unknown messages without changing its state (the one behaviour test/unit/lint/unknown-
+ * messages.test.ts cannot start without a broker).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TreeSnapshot } from '../../../runtime/index.js';
@@ -14,6 +16,7 @@ import {
   type PipelineStore, type SearchReply,
 } from '../../../actors/pipeline/index.js';
 import { requiredServices } from '../../services/index.js';
+import { waitFor } from '../../support/wait.js';
 import { freshStore, knownDocuments, makeCorpus, messageBytesMax, produceCorpus, readDeadLetterTopic, testEmbedder, waitForOffsets, type Corpus } from './support.js';
 
 const addresses = requiredServices();
@@ -145,4 +148,28 @@ describe.each(databases)('pipeline ingestion on $name', ({ name, url: databaseUr
     const find = (snapshot: TreeSnapshot): TreeSnapshot | undefined => (snapshot.path === ref.path ? snapshot : snapshot.children.map(find).find((found) => found !== undefined));
     expect(find(node.tree())?.restarts).toBe(0);
   });
+
+  it('the consumer refuses unknown messages (UNKNOWN_MESSAGE, or a dead letter for a tell) and its state stays as it was', async () => {
+    // The clean group is at the end of the log: once every partition has its worker, nothing moves.
+    const running = await startIngestion(node, { id: 'ingest-unknown', brokers: [brokers], topic, groupId: `${topic}-clean`, store: clean, embedder: testEmbedder(), chunking, limits, consumer });
+    try {
+      const partitions = Object.keys(end).length;
+      const before = await waitFor(async () => {
+        const status = await running.status();
+        return status.partitions.length === partitions ? status : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 100, what: 'the consumer to own every partition' });
+      const consumerRef = { node: running.ref.node, path: `${running.ref.path}/consumer` };
+      const deadLettersBefore = node.system.deadLetters().count;
+      for (const message of [{ type: 'no.such.message' }, { notType: 'no.such.message' }]) {
+        node.system.tell(consumerRef, message);
+        expect(await node.system.ask(consumerRef, message, { timeoutMs: 10_000 })).toMatchObject({ ok: false, code: 'UNKNOWN_MESSAGE' });
+      }
+      expect(node.system.deadLetters().count - deadLettersBefore).toBe(2);
+      expect(await running.status()).toEqual(before);
+      const find = (snapshot: TreeSnapshot): TreeSnapshot | undefined => (snapshot.path === consumerRef.path ? snapshot : snapshot.children.map(find).find((found) => found !== undefined));
+      expect(find(node.tree())?.restarts).toBe(0);
+    } finally {
+      await running.stop();
+    }
+  }, 120_000);
 });

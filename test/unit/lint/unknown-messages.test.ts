@@ -55,7 +55,7 @@ interface Row {
 /** Behaviours that are defined in the source but cannot be started by this test, and why. */
 const notStarted: Record<string, string> = {
   'actors/pipeline/ingestion.ts pipeline.consumer':
-    'not exported: only startIngestion starts it, and its init joins a Kafka consumer group; its receive has the same default case (refuseUnknown), and the source scan keeps it listed',
+    'not exported: only startIngestion starts it, and its init joins a Kafka consumer group; test/integration/pipeline/ingestion.test.ts sends it the same messages against the real broker',
   'examples/embed.ts counter':
     'a runnable program whose module body starts a node; its receive refuses unknown messages with refuseUnknown like the others',
 };
