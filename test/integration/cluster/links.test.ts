@@ -29,10 +29,13 @@ describe('one link per pair', () => {
       cleanups.push(() => proxyA.close(), () => proxyB.close());
       const addressA = `ws://127.0.0.1:${proxyA.port}`;
       const addressB = `ws://127.0.0.1:${proxyB.port}`;
-      // Both start together and dial each other; a lists itself first, so it founds the cluster.
+      // Both start together and dial each other; a lists itself first, so it founds the cluster. The
+      // handshake, idle and failure-detector bounds are loose so that a stalled event loop on a loaded
+      // machine does not time a dial out or drop the link: any extra connection is then the tie-break's.
+      const settings = { handshakeTimeoutMs: 30_000, linkIdleMs: 30_000, detector: { acceptablePauseMs: 10_000 } };
       const [a, b] = await Promise.all([
-        createClusterNode({ name: 'a', listen: `127.0.0.1:${portA}`, advertise: addressA, seeds: [addressA, addressB], secret }),
-        createClusterNode({ name: 'b', listen: `127.0.0.1:${portB}`, advertise: addressB, seeds: [addressA], secret, children: (node) => demoChildren(node) }),
+        createClusterNode({ name: 'a', listen: `127.0.0.1:${portA}`, advertise: addressA, seeds: [addressA, addressB], secret, settings }),
+        createClusterNode({ name: 'b', listen: `127.0.0.1:${portB}`, advertise: addressB, seeds: [addressA], secret, settings, children: (node) => demoChildren(node) }),
       ]);
       cleanups.push(() => a.stop(), () => b.stop());
       await waitFor(() => a.member('b')?.status === 'up' && b.member('a')?.status === 'up' && b.member('b')?.status === 'up', { timeoutMs: 20_000, what: 'both up' });
