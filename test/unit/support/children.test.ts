@@ -43,9 +43,8 @@ describe('test children', () => {
     let ticks = 0;
     const ticker = setInterval(() => { ticks += 1; }, 10);
     try {
-      const result = await runCommand(process.execPath, ['-e', 'console.log("started"); setTimeout(() => {}, 600000)'], { timeoutMs: 3_000 });
+      const result = await runCommand(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { timeoutMs: 3_000 });
       expect(result.signal).toBe('SIGKILL');
-      expect(result.stdout).toContain('started');
       expect(ticks).toBeGreaterThan(0);
     } finally {
       clearInterval(ticker);
