@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvEngine, SimulatedDisk, Store, Wal, encodeCommand, isStorageError, type StoreOptions } from '../../../actors/storage/index.js';
 import { TempDirectories, bytes, text } from '../../support/storage-temp.js';
+import { waitFor } from '../../support/wait.js';
 
 const temps = new TempDirectories();
 const open: Store[] = [];
@@ -223,7 +224,7 @@ describe('Store on the simulated disk', () => {
       }
       disk.holdSyncs();
       const inFlight = Array.from({ length: 4 }, (_, writer) => store.put(`late/${writer}`, bytes('?')).then(() => acknowledged.push(`late/${writer}`), () => undefined));
-      await waitUntil(() => disk.heldSyncs() === 1);
+      await waitFor(() => disk.heldSyncs() === 1, { what: 'a held sync' });
       disk.crash('tear');
       await Promise.all(inFlight);
       await store.close();
@@ -287,11 +288,3 @@ describe('Snapshot streaming', () => {
     expect(await target.digest()).toEqual(before);
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedDisk, Wal, WalCorruptionError, isStorageError, segmentName, type WalEntry } from '../../../actors/storage/index.js';
 import { TempDirectories, payload } from '../../support/storage-temp.js';
+import { waitFor } from '../../support/wait.js';
 
 const temps = new TempDirectories();
 afterEach(() => temps.cleanup());
@@ -59,7 +60,7 @@ describe('WAL appends', () => {
     disk.holdSyncs();
     let resolved = 0;
     const appends = Array.from({ length: 10 }, (_, position) => wal.append(payload(position, 32)).then(() => (resolved += 1)));
-    await waitUntil(() => disk.heldSyncs() === 1);
+    await waitFor(() => disk.heldSyncs() === 1, { what: 'a held sync' });
     expect(resolved).toBe(0);
     // Power loss now: nobody was acknowledged, and nothing survives.
     const lost = disk.clone();
@@ -97,7 +98,7 @@ describe('WAL appends', () => {
     const wal = await Wal.open({ directory, disk, limits: { pendingBytesMax: 1000 } });
     disk.holdSyncs();
     const first = wal.append(payload(1, 10));
-    await waitUntil(() => disk.heldSyncs() === 1);
+    await waitFor(() => disk.heldSyncs() === 1, { what: 'a held sync' });
     const queued = [wal.append(payload(2, 600))];
     expect(() => wal.appendAssigned(payload(3, 600))).toThrow(expect.objectContaining({ code: 'STORAGE_BUSY' }));
     disk.releaseSyncs();
@@ -165,7 +166,7 @@ describe('WAL segments', () => {
         for (let position = 0; position < 4; position += 1) await wal.append(payload(position, 100));
         disk.holdSyncs();
         const unacknowledged = wal.append(payload(99, 100)).catch(() => undefined);
-        await waitUntil(() => disk.heldSyncs() === 1);
+        await waitFor(() => disk.heldSyncs() === 1, { what: 'a held sync' });
         disk.crash(mode);
         await unacknowledged;
         const reopened = await Wal.open({ directory, disk, limits: { segmentBytesMax: 512 } });
@@ -255,7 +256,7 @@ describe('WAL recovery on the simulated disk', () => {
       // A final batch is in flight (its fsync held) when the power goes.
       disk.holdSyncs();
       for (let writer = 0; writer < 5; writer += 1) appends.push(wal.append(payload(seed, 77)).then((index) => acknowledged.add(index), () => undefined));
-      await waitUntil(() => disk.heldSyncs() === 1);
+      await waitFor(() => disk.heldSyncs() === 1, { what: 'a held sync' });
       disk.crash('tear');
       await Promise.all(appends);
       const reopened = await Wal.open({ directory, disk, limits: { segmentBytesMax: 2048 } });
@@ -300,11 +301,3 @@ describe('WAL fail-stop', () => {
     }
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}
