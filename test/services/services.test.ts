@@ -131,13 +131,17 @@ describe('postgres server', () => {
 describe('service lifecycle', () => {
   it('stopping a postgres server ends its whole process tree', async () => {
     const service = await startPostgres();
-    const client = new pg.Client({ connectionString: service.url });
-    await client.connect();
-    const pids = (await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL')).rows.map((row) => row.pid);
-    await client.end();
-    expect(pids.length).toBeGreaterThan(1);
-    await service.stop();
-    await waitFor('server processes gone', async () => (pids.every((pid) => !isAlive(pid)) ? true : undefined), { timeoutMs: 10_000 });
+    try {
+      const client = new pg.Client({ connectionString: service.url });
+      await client.connect();
+      const pids = (await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL')).rows.map((row) => row.pid);
+      await client.end();
+      expect(pids.length).toBeGreaterThan(1);
+      await service.stop();
+      await waitFor('server processes gone', async () => (pids.every((pid) => !isAlive(pid)) ? true : undefined), { timeoutMs: 10_000 });
+    } finally {
+      await service.stop(); // idempotent; a failed assertion above must not leave the server running
+    }
   });
 
   it('a pglite server exits by itself when the process that started it is killed with SIGKILL', async () => {
