@@ -57,6 +57,16 @@ export interface ClusterSettings {
   readonly redeliverMsMax: number;
   /** At-least-once: unacknowledged messages kept per peer; more are refused with OUTBOX_FULL. */
   readonly outboxMax: number;
+  /**
+   * At-least-once, receiving side: reliable frames whose target mailbox is full are parked (and
+   * acknowledged) so the stream to other actors goes on; at most this many per sending node ...
+   */
+  readonly parkedMax: number;
+  /** ... and this many bytes. A frame finding the lot full is dead-lettered with MAILBOX_FULL and the sender is told. */
+  readonly parkedBytesMax: number;
+  /** Parked frames are retried after this delay, doubling per refusal up to `parkRetryMsMax`. */
+  readonly parkRetryMsMin: number;
+  readonly parkRetryMsMax: number;
   /** At-least-once: envelope ids remembered per sending node for deduplication. */
   readonly dedupeWindow: number;
   /** Acks are coalesced for this long (or until `ackEvery` deliveries) before they are sent. */
@@ -105,6 +115,10 @@ export const defaultSettings: ClusterSettings = {
   redeliverMsMin: 300,
   redeliverMsMax: 5_000,
   outboxMax: 100_000,
+  parkedMax: 10_000,
+  parkedBytesMax: 32 * 1024 * 1024,
+  parkRetryMsMin: 20,
+  parkRetryMsMax: 2_000,
   dedupeWindow: 65_536,
   ackDelayMs: 10,
   ackEvery: 512,
@@ -142,6 +156,7 @@ export function resolveSettings(overrides: SettingsOverrides = {}): ClusterSetti
   if (!(settings.reconnectJitter >= 0 && settings.reconnectJitter < 1)) invalid('reconnectJitter must be in [0, 1)');
   if (settings.reconnectMsMax < settings.reconnectMsMin) invalid('reconnectMsMax must be at least reconnectMsMin');
   if (settings.redeliverMsMax < settings.redeliverMsMin) invalid('redeliverMsMax must be at least redeliverMsMin');
+  if (settings.parkRetryMsMax < settings.parkRetryMsMin) invalid('parkRetryMsMax must be at least parkRetryMsMin');
   if (settings.batchBytesMax > settings.frameBytesMax / 2) invalid('batchBytesMax must be at most half of frameBytesMax');
   if (settings.linkIdleMs <= settings.heartbeatIntervalMs * 2) invalid('linkIdleMs must exceed two heartbeat intervals');
   return settings;

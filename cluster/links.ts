@@ -24,6 +24,8 @@ export interface LinkHandler {
   control(peer: Peer, frame: LinkFrame): void;
   heartbeat(peer: Peer): void;
   abandoned(peer: Peer, items: readonly Abandoned[], code: string): void;
+  /** An inbound reliable frame this node could not keep (see PeerHost.rejectedInbound). */
+  rejectedInbound(peer: Peer, frame: StreamFrame, code: string): void;
   /** A refusal or failure, counted by `code` (metrics). */
   problem(code: string): void;
   /** True while the node still needs its seeds (it has not joined yet). */
@@ -156,6 +158,10 @@ export class LinkManager implements PeerHost {
 
   abandoned(peer: Peer, items: readonly Abandoned[], code: string): void {
     this.#options.handler.abandoned(peer, items, code);
+  }
+
+  rejectedInbound(peer: Peer, frame: StreamFrame, code: string): void {
+    this.#options.handler.rejectedInbound(peer, frame, code);
   }
 
   problem(code: string): void {

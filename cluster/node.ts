@@ -284,6 +284,7 @@ class RunningNode implements ClusterNode {
         if (peer.incarnation !== undefined) this.#membership.input({ type: 'heartbeat', node: peer.node, incarnation: peer.incarnation });
       },
       abandoned: (peer, items, code) => this.#router.abandoned(peer, items, code),
+      rejectedInbound: (peer, frame, code) => this.#router.rejectedInbound(peer, frame, code),
       problem: (code) => this.#problems.add(code),
       seedsWanted: () => this.#membership.selfStatus === 'joining' || ![...this.#links.peers.values()].some((peer) => peer.link !== undefined),
     };

@@ -151,6 +151,19 @@ export class Router implements RemoteRouter {
     if (dropQueue) this.#links.peers.get(node)?.dropQueued('NODE_DOWN');
   }
 
+  /**
+   * An inbound reliable frame the receiving side could not keep (its parking lot for full mailboxes
+   * was full, or its sender was removed): a dead letter here, and an `error` frame naming the envelope
+   * tells the sender, so the refusal is visible on both sides rather than silent.
+   */
+  rejectedInbound(peer: Peer, frame: StreamFrame, code: string): void {
+    this.#dropped.add(`inbound:${code}`);
+    if (frame.type !== 'envelope') return;
+    this.#system.deadLetter(frame.body, frame.path, code);
+    this.#system.log.warn('cluster.refused', { code, remote: peer.node, id: frame.id, path: frame.path, reason: 'reliable frame not kept: parking full' });
+    peer.sendControl({ type: 'error', code, message: `reliable envelope ${frame.id} to ${frame.path} refused: ${code}` });
+  }
+
   /** Reports messages the link layer gave up on: dead letters, and a typed failure for asks. */
   abandoned(_peer: Peer, items: readonly Abandoned[], code: string): void {
     for (const item of items) if (item.message.type === 'envelope') this.#undeliverable(item.message.envelope, code);
