@@ -83,8 +83,25 @@ export interface ClusterSettings {
   readonly clientRequestsPerSecond: number;
   /** Client asks in flight per connection; excess gets TOO_MANY_REQUESTS. */
   readonly clientAsksInFlightMax: number;
-  /** Client connections per node. */
+  /** Authenticated client connections per node; one more is refused with TOO_MANY_CLIENTS at its hello. */
   readonly clientsMax: number;
+  /**
+   * Sockets (node and client paths) not yet authenticated, in total; past it an upgrade is refused
+   * with HTTP 503 (TOO_MANY_HANDSHAKES) and logged. Authenticated clients do not count here.
+   */
+  readonly unauthenticatedMax: number;
+  /** Unauthenticated sockets per remote address; same refusal at the bound. */
+  readonly unauthenticatedPerAddressMax: number;
+  /** HTTP: a request whose headers have not all arrived by then is dropped (node's `headersTimeout`). */
+  readonly httpHeadersTimeoutMs: number;
+  /** HTTP: a request not fully received by then is dropped (node's `requestTimeout`). */
+  readonly httpRequestTimeoutMs: number;
+  /** TCP connections the port holds at once (HTTP, links, clients); more are closed on accept. */
+  readonly connectionsMax: number;
+  /** Lifecycle events queued for one subscriber (client or event stream) before it is dropped (SLOW_SUBSCRIBER) ... */
+  readonly subscriberEventsMax: number;
+  /** ... or bytes queued for it (its socket's buffer). The subscriber gets a final notice and a counter counts it. */
+  readonly subscriberBytesMax: number;
   /** Members in a gossip frame (and in the table). */
   readonly membersMax: number;
   /** Deadline for a peer's tree when a cluster-wide tree is assembled. */
@@ -129,6 +146,13 @@ export const defaultSettings: ClusterSettings = {
   clientRequestsPerSecond: 5_000,
   clientAsksInFlightMax: 1_000,
   clientsMax: 1_000,
+  unauthenticatedMax: 256,
+  unauthenticatedPerAddressMax: 32,
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
+  connectionsMax: 4_096,
+  subscriberEventsMax: 1_000,
+  subscriberBytesMax: 1024 * 1024,
   membersMax: 1_000,
   treeTimeoutMs: 2_000,
   drainMs: 5_000,
@@ -158,6 +182,7 @@ export function resolveSettings(overrides: SettingsOverrides = {}): ClusterSetti
   if (settings.redeliverMsMax < settings.redeliverMsMin) invalid('redeliverMsMax must be at least redeliverMsMin');
   if (settings.parkRetryMsMax < settings.parkRetryMsMin) invalid('parkRetryMsMax must be at least parkRetryMsMin');
   if (settings.batchBytesMax > settings.frameBytesMax / 2) invalid('batchBytesMax must be at most half of frameBytesMax');
+  if (settings.httpRequestTimeoutMs < settings.httpHeadersTimeoutMs) invalid('httpRequestTimeoutMs must be at least httpHeadersTimeoutMs');
   if (settings.linkIdleMs <= settings.heartbeatIntervalMs * 2) invalid('linkIdleMs must exceed two heartbeat intervals');
   return settings;
 }
