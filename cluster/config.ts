@@ -67,6 +67,8 @@ export interface ClusterSettings {
   /** Parked frames are retried after this delay, doubling per refusal up to `parkRetryMsMax`. */
   readonly parkRetryMsMin: number;
   readonly parkRetryMsMax: number;
+  /** Watches one peer may hold on this node's actors; more are refused (TOO_MANY_WATCHES, logged, the peer told). */
+  readonly watchesPerPeerMax: number;
   /** At-least-once: envelope ids remembered per sending node for deduplication. */
   readonly dedupeWindow: number;
   /** Acks are coalesced for this long (or until `ackEvery` deliveries) before they are sent. */
@@ -136,6 +138,7 @@ export const defaultSettings: ClusterSettings = {
   parkedBytesMax: 32 * 1024 * 1024,
   parkRetryMsMin: 20,
   parkRetryMsMax: 2_000,
+  watchesPerPeerMax: 100_000,
   dedupeWindow: 65_536,
   ackDelayMs: 10,
   ackEvery: 512,

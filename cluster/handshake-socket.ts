@@ -99,6 +99,8 @@ export function acceptHandshake(ws: WebSocket, context: HandshakeContext, decide
       closed: (code, reason) => {
         if (finished) return;
         finish();
+        // A dialer that found our proof wrong (another cluster secret) closes with its code: say so here too.
+        if (code >= 4000 && reason !== '') context.log?.warn('cluster.handshakeFailed', { code: reason, remote, endpoint: 'cluster', detectedBy: 'peer' });
         callbacks.failed('CONNECTION_LOST', `closed during handshake (${code} ${reason})`);
       },
     },

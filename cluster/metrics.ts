@@ -87,6 +87,10 @@ export function createMetrics(source: MetricsSource): Registry {
   perPeer('troupe_link_batches_sent_total', 'WebSocket messages (batches) written to a peer.', 'counter', (peer) => peer.counters.batchesOut);
   perPeer('troupe_reliable_redelivered_total', 'At-least-once messages sent again.', 'counter', (peer) => peer.counters.redelivered);
   perPeer('troupe_reliable_duplicates_total', 'Duplicate at-least-once messages dropped on receipt.', 'counter', (peer) => peer.counters.duplicates);
+  perPeer('troupe_reliable_gaps_total', 'At-least-once frames dropped because an earlier one was missing (resent by the sender).', 'counter', (peer) => peer.counters.gaps);
+  perPeer('troupe_reliable_parked', 'At-least-once messages from a peer parked for a full mailbox, awaiting another attempt.', 'gauge', (peer) => peer.parked);
+  perPeer('troupe_reliable_parked_total', 'At-least-once messages from a peer parked for a full mailbox.', 'counter', (peer) => peer.counters.parked);
+  perPeer('troupe_reliable_rejected_total', 'At-least-once messages from a peer refused with MAILBOX_FULL because the parking lot was full.', 'counter', (peer) => peer.counters.rejected);
   perPeer('troupe_stream_out_of_order_total', 'At-most-once messages dropped because they arrived out of order.', 'counter', (peer) => peer.counters.outOfOrder);
   const byCode = (name: string, help: string, counters: Counters): void => {
     new Counter({ name, help, labelNames: ['code'], registers, collect() { this.reset(); for (const [code, count] of counters.entries()) this.inc({ code }, count); } });

@@ -200,7 +200,9 @@ class RunningNode implements ClusterNode {
       handler: this.#linkHandler(), log: this.system.log, ...(options.tls ? { tls: dialTls(options.tls) } : {}),
     });
     this.#membership = new MembershipShell({ self, founder, clock: this.system.clock, settings, effects: this.#membershipEffects() });
-    this.#router = new Router({ system: this.system, links: this.#links, isUp: (node) => this.#membership.isUp(node), dropped: this.#dropped });
+    this.#router = new Router({ system: this.system, links: this.#links, isUp: (node) => this.#membership.isUp(node), dropped: this.#dropped,
+      watchesPerPeerMax: settings.watchesPerPeerMax,
+    });
     this.system.attachRemote(this.#router);
     this.#inspector = new Inspector({ system: this.system, links: this.#links, treeTimeoutMs: settings.treeTimeoutMs });
     this.#clients = new ClientServer({
