@@ -14,6 +14,7 @@ export type Admission = { readonly ok: true; readonly release: () => void } | { 
 export class HandshakeBudget {
   readonly #perAddress = new Map<string, number>();
   #total = 0;
+  #peakPerAddress = 0;
 
   constructor(readonly totalMax: number, readonly perAddressMax: number) {}
 
@@ -22,12 +23,18 @@ export class HandshakeBudget {
     return this.#total;
   }
 
+  /** The most unauthenticated sockets one address has held at once since the node started. */
+  get peakPerAddress(): number {
+    return this.#peakPerAddress;
+  }
+
   /** Takes a place for a socket from `address`; call `release` when it authenticates or closes. */
   admit(address: string): Admission {
     const fromAddress = this.#perAddress.get(address) ?? 0;
     if (this.#total >= this.totalMax || fromAddress >= this.perAddressMax) return { ok: false, code: 'TOO_MANY_HANDSHAKES' };
     this.#total += 1;
     this.#perAddress.set(address, fromAddress + 1);
+    this.#peakPerAddress = Math.max(this.#peakPerAddress, fromAddress + 1);
     let released = false;
     return {
       ok: true,

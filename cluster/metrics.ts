@@ -17,6 +17,8 @@ export interface MetricsSource {
   readonly problems: Counters;
   readonly dropped: Counters;
   clients(): number;
+  /** The budget of unauthenticated sockets. */
+  readonly handshakes: { readonly held: number; readonly peakPerAddress: number };
 }
 
 /** Mailbox-depth series kept per scrape (the deepest ones), to bound label cardinality. */
@@ -59,6 +61,11 @@ export function createMetrics(source: MetricsSource): Registry {
       this.reset();
       for (const { path, key, value } of actorDetails(source.system.tree()).texts.slice(0, detailSeriesMax)) this.set({ path, key, value }, 1);
     },
+  });
+  new Gauge({ name: 'troupe_unauthenticated_sockets', help: 'Sockets on the node and client paths not yet authenticated.', registers, collect() { this.set(source.handshakes.held); } });
+  new Gauge({
+    name: 'troupe_unauthenticated_sockets_peak_per_address', help: 'The most unauthenticated sockets one remote address has held at once.', registers,
+    collect() { this.set(source.handshakes.peakPerAddress); },
   });
   new Gauge({ name: 'troupe_clients_connected', help: 'Client connections.', registers, collect() { this.set(source.clients()); } });
   new Gauge({

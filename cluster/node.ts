@@ -175,6 +175,7 @@ class RunningNode implements ClusterNode {
   readonly #clients: ClientServer;
   readonly #metrics: Registry;
   readonly #http: HttpHandler | undefined;
+  readonly #budget: HandshakeBudget;
   #state: 'running' | 'leaving' | 'stopped' = 'running';
   /** The latest reason a dial failed while this node was still joining (for /healthz). */
   #joinFailure: { readonly address: string; readonly code: string; readonly message: string } | undefined;
@@ -209,7 +210,9 @@ class RunningNode implements ClusterNode {
       codec, clock: this.system.clock, settings, tokens: options.tokens ?? [], counters: this.#problems, log: this.system.log,
       services: { system: this.system, incarnation: this.incarnation, tree: () => this.tree(), members: () => this.members(), subscribe: (topic, subscriber) => this.#subscribe(topic, subscriber) },
     });
+    this.#budget = new HandshakeBudget(settings.unauthenticatedMax, settings.unauthenticatedPerAddressMax);
     this.#metrics = createMetrics({
+      handshakes: this.#budget,
       system: this.system, peers: () => this.#links.peers.values(), members: () => this.members(), problems: this.#problems, dropped: this.#dropped,
       clients: () => this.#clients.connections,
     });
@@ -219,7 +222,7 @@ class RunningNode implements ClusterNode {
       readiness: () => this.#readiness(), subscriberEventsMax: settings.subscriberEventsMax, subscriberBytesMax: settings.subscriberBytesMax,
       subscribe: (topic, subscriber) => this.#subscribe(topic, subscriber), authorized: (token) => this.#clients.authorizes(token),
     });
-    routeServer(this.#server, { links: this.#links, clients: this.#clients, http: this.#http, settings, tls: options.tls, problems: this.#problems, log: this.system.log });
+    routeServer(this.#server, { links: this.#links, clients: this.#clients, http: this.#http, settings, tls: options.tls, problems: this.#problems, log: this.system.log, budget: this.#budget });
     for (const seed of seeds) this.#links.addSeed(seed);
     // A fatal root failure stops the actors; the network goes with them.
     void this.terminated.then(() => this.#close(false)).catch((error: unknown) => {
@@ -398,11 +401,11 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 
 function routeServer(server: Server, parts: {
   links: LinkManager; clients: ClientServer; http: HttpHandler | undefined; settings: ClusterSettings; tls: ClusterTlsOptions | undefined; problems: Counters;
-  log: Logger;
+  log: Logger; budget: HandshakeBudget;
 }): void {
   const nodeSockets = new WebSocketServer({ noServer: true, maxPayload: parts.settings.frameBytesMax, perMessageDeflate: false });
   const clientSockets = new WebSocketServer({ noServer: true, maxPayload: parts.settings.frameBytesMax, perMessageDeflate: false });
-  const budget = new HandshakeBudget(parts.settings.unauthenticatedMax, parts.settings.unauthenticatedPerAddressMax);
+  const budget = parts.budget;
   const refuse = (socket: Duplex, remote: string, endpoint: string, status: string, code: string): void => {
     parts.problems.add(`handshake:${code}`);
     parts.log.warn('cluster.refused', { code, remote, endpoint });
@@ -436,7 +439,18 @@ function routeServer(server: Server, parts: {
     if (parts.http === undefined) response.writeHead(404).end();
     else parts.http.handle(request, response);
   });
-  server.on('clientError', (_error, socket) => socket.destroy());
+  // A malformed or too slow HTTP request (headersTimeout, requestTimeout) is answered and logged, not kept.
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const code = timeout ? 'HTTP_TIMEOUT' : 'HTTP_INVALID';
+    parts.problems.add(`http:${code}`);
+    parts.log.warn('cluster.refused', { code, remote: (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? 'unknown', endpoint: 'http', reason: error.message.slice(0, 200) });
+    socket.end(timeout ? 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
 }
 
 function closeServer(server: Server): Promise<void> {
