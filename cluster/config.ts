@@ -152,7 +152,7 @@ export const defaultSettings: ClusterSettings = {
   unauthenticatedMax: 512,
   unauthenticatedPerAddressMax: 64,
   httpHeadersTimeoutMs: 10_000,
-  httpRequestTimeoutMs: 30_000,
+  httpRequestTimeoutMs: 300_000,
   connectionsMax: 4_096,
   subscriberEventsMax: 1_000,
   subscriberBytesMax: 1024 * 1024,
