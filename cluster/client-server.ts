@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { describeError, type ActorSystem, type Clock, type Codec, type TimerHandle } from '../runtime/index.js';
+import { describeError, type ActorSystem, type Clock, type Codec, type Logger, type TimerHandle } from '../runtime/index.js';
+import type { AcceptedSocket } from './admission.js';
 import type { ClusterSettings } from './config.js';
 import type { Counters } from './counters.js';
 import { closeCodes } from './errors.js';
@@ -34,16 +35,16 @@ export interface ClientServerOptions {
   readonly tokens: readonly string[];
   readonly services: ClientServices;
   readonly counters: Counters;
+  /** Where refusals are logged (`cluster.refused`). */
+  readonly log: Logger;
 }
-
-/** Events held for one slow client before newer ones are dropped. */
-const eventBufferBytesMax = 4 * 1024 * 1024;
 
 /** Accepts client connections for one node. */
 export class ClientServer {
   readonly options: ClientServerOptions;
   readonly #tokenDigests: readonly Uint8Array[];
   readonly #connections = new Set<ClientConnection>();
+  #authenticated = 0;
 
   constructor(options: ClientServerOptions) {
     this.options = options;
@@ -55,11 +56,34 @@ export class ClientServer {
     return this.#connections.size;
   }
 
-  /** Takes a WebSocket on the client path. */
-  accept(ws: WebSocket): void {
-    const connection = new ClientConnection(this, ws, () => this.#connections.delete(connection));
+  /** Authenticated clients. */
+  get authenticatedClients(): number {
+    return this.#authenticated;
+  }
+
+  /**
+   * Takes a WebSocket on the client path. Its place among unauthenticated sockets was granted by the
+   * upgrade's budget; a slot among `clientsMax` is taken only by a valid hello.
+   */
+  accept(ws: WebSocket, accepted: AcceptedSocket): void {
+    const connection: ClientConnection = new ClientConnection(this, ws, accepted, () => {
+      this.#connections.delete(connection);
+      if (connection.holdsSlot) this.#authenticated -= 1;
+    });
     this.#connections.add(connection);
-    if (this.#connections.size > this.options.settings.clientsMax) connection.refuse('TOO_MANY_CLIENTS', `more than ${this.options.settings.clientsMax} clients`);
+  }
+
+  /** Takes a slot for an authenticated client, or refuses when every slot is taken. */
+  takeSlot(): boolean {
+    if (this.#authenticated >= this.options.settings.clientsMax) return false;
+    this.#authenticated += 1;
+    return true;
+  }
+
+  /** Logs and counts a refusal of a client connection. */
+  refused(code: string, remote: string, message?: string): void {
+    this.options.counters.add(`client:${code}`);
+    this.options.log.warn('cluster.refused', { code, remote, endpoint: 'client', ...(message !== undefined ? { reason: message.slice(0, 200) } : {}) });
   }
 
   /** True when `token` is one of the configured client tokens. */
@@ -83,17 +107,25 @@ class ClientConnection {
   readonly #server: ClientServer;
   readonly #socket: FramedSocket;
   readonly #deadline: TimerHandle;
+  /** At most one subscription per topic (a closed set), so the map is bounded by the topics. */
   readonly #subscriptions = new Map<Topic, () => void>();
+  readonly #remote: string;
+  readonly #accepted: AcceptedSocket;
+  /** Event frames handed to the socket and not yet written out. */
+  #eventsInFlight = 0;
   #authenticated = false;
+  holdsSlot = false;
   #asksInFlight = 0;
   #requests: TokenBucket;
 
-  constructor(server: ClientServer, ws: WebSocket, onClosed: () => void) {
+  constructor(server: ClientServer, ws: WebSocket, accepted: AcceptedSocket, onClosed: () => void) {
     this.#server = server;
-    const { codec, clock, settings, counters } = server.options;
+    this.#remote = accepted.remote;
+    this.#accepted = accepted;
+    const { codec, clock, settings } = server.options;
     this.#requests = createBucket(settings.clientRequestsPerSecond, clock.now());
     this.#socket = new FramedSocket(ws, {
-      codec, clock, limits: handshakeLimits(settings), onProblem: (code) => counters.add(`client:${code}`),
+      codec, clock, limits: handshakeLimits(settings), onProblem: (code) => server.refused(code, this.#remote),
       handler: {
         frames: (frames) => this.#receive(frames),
         closed: () => {
@@ -111,7 +143,7 @@ class ClientConnection {
 
   /** Refuses the client with a typed `refused` frame and closes the connection. */
   refuse(code: string, message: string): void {
-    this.#server.options.counters.add(`client:${code}`);
+    this.#server.refused(code, this.#remote, message);
     this.#send({ type: 'refused', code, message });
     this.#socket.close(code === 'CLIENT_UNAUTHORIZED' ? closeCodes.unauthorized : closeCodes.handshakeInvalid, code);
   }
@@ -145,6 +177,9 @@ class ClientConnection {
     if (frame.version !== protocolVersion) return this.refuse('PROTOCOL_VERSION', `protocol version ${frame.version} is not ${protocolVersion}`);
     if (!this.#server.authorizes(frame.token)) return this.refuse('CLIENT_UNAUTHORIZED', 'a valid client token is required');
     const { clock, settings, services } = this.#server.options;
+    if (!this.#server.takeSlot()) return this.refuse('TOO_MANY_CLIENTS', `all ${settings.clientsMax} client slots are taken`);
+    this.holdsSlot = true;
+    this.#accepted.authenticated();
     this.#authenticated = true;
     clock.clearTimeout(this.#deadline);
     this.#socket.setLimits(clientLimits(settings));
@@ -197,16 +232,37 @@ class ClientConnection {
       case 'subscribe': {
         const topic = request.topic;
         if (this.#subscriptions.has(topic)) return null;
-        this.#subscriptions.set(topic, services.subscribe(topic, (event) => {
-          if (this.#socket.bufferedAmount > eventBufferBytesMax) counters.add('client:EVENTS_DROPPED');
-          else this.#send({ type: 'event', topic, event });
-        }));
+        this.#subscriptions.set(topic, services.subscribe(topic, (event) => this.#event(topic, event)));
         return null;
       }
       case 'unsubscribe':
         this.#subscriptions.get(request.topic)?.();
         this.#subscriptions.delete(request.topic);
         return null;
+    }
+  }
+
+  /**
+   * Sends one event, or drops this subscriber when it has fallen behind: more than
+   * `subscriberEventsMax` events or `subscriberBytesMax` bytes not yet written out. A dropped subscriber
+   * gets a final `error` frame (SLOW_SUBSCRIBER) and is counted; it may subscribe again.
+   */
+  #event(topic: Topic, event: unknown): void {
+    if (this.#socket.closed || !this.#subscriptions.has(topic)) return;
+    const { settings } = this.#server.options;
+    if (this.#eventsInFlight >= settings.subscriberEventsMax || this.#socket.bufferedAmount >= settings.subscriberBytesMax) {
+      this.#subscriptions.get(topic)?.();
+      this.#subscriptions.delete(topic);
+      this.#server.refused('SLOW_SUBSCRIBER', this.#remote, `${topic} subscriber dropped: ${this.#eventsInFlight} events, ${this.#socket.bufferedAmount} bytes unsent`);
+      this.#socket.sendFrames([{ type: 'error', code: 'SLOW_SUBSCRIBER', message: `${topic} subscription dropped: the client did not keep up` } satisfies ServerFrame]);
+      return;
+    }
+    this.#eventsInFlight += 1;
+    try {
+      this.#socket.sendFrames([{ type: 'event', topic, event } satisfies ServerFrame], () => { this.#eventsInFlight -= 1; });
+    } catch (error) {
+      this.#eventsInFlight -= 1;
+      throw error;
     }
   }
 

@@ -57,6 +57,18 @@ export interface ClusterSettings {
   readonly redeliverMsMax: number;
   /** At-least-once: unacknowledged messages kept per peer; more are refused with OUTBOX_FULL. */
   readonly outboxMax: number;
+  /**
+   * At-least-once, receiving side: reliable frames whose target mailbox is full are parked (and
+   * acknowledged) so the stream to other actors goes on; at most this many per sending node ...
+   */
+  readonly parkedMax: number;
+  /** ... and this many bytes. A frame finding the lot full is dead-lettered with MAILBOX_FULL and the sender is told. */
+  readonly parkedBytesMax: number;
+  /** Parked frames are retried after this delay, doubling per refusal up to `parkRetryMsMax`. */
+  readonly parkRetryMsMin: number;
+  readonly parkRetryMsMax: number;
+  /** Watches one peer may hold on this node's actors; more are refused (TOO_MANY_WATCHES, logged, the peer told). */
+  readonly watchesPerPeerMax: number;
   /** At-least-once: envelope ids remembered per sending node for deduplication. */
   readonly dedupeWindow: number;
   /** Acks are coalesced for this long (or until `ackEvery` deliveries) before they are sent. */
@@ -73,8 +85,23 @@ export interface ClusterSettings {
   readonly clientRequestsPerSecond: number;
   /** Client asks in flight per connection; excess gets TOO_MANY_REQUESTS. */
   readonly clientAsksInFlightMax: number;
-  /** Client connections per node. */
+  /** Authenticated client connections per node; one more is refused with TOO_MANY_CLIENTS at its hello. */
   readonly clientsMax: number;
+  /**
+   * Sockets (node and client paths) not yet authenticated, in total; past it an upgrade is refused
+   * with HTTP 503 (TOO_MANY_HANDSHAKES) and logged. Authenticated clients do not count here.
+   */
+  readonly unauthenticatedMax: number;
+  /** Unauthenticated sockets per remote address; same refusal at the bound. */
+  readonly unauthenticatedPerAddressMax: number;
+  /** HTTP: a request not fully received by then is dropped (node's `requestTimeout`). */
+  readonly httpRequestTimeoutMs: number;
+  /** TCP connections the port holds at once (HTTP, links, clients); more are closed on accept. */
+  readonly connectionsMax: number;
+  /** Lifecycle events queued for one subscriber (client or event stream) before it is dropped (SLOW_SUBSCRIBER) ... */
+  readonly subscriberEventsMax: number;
+  /** ... or bytes queued for it (its socket's buffer). The subscriber gets a final notice and a counter counts it. */
+  readonly subscriberBytesMax: number;
   /** Members in a gossip frame (and in the table). */
   readonly membersMax: number;
   /** Deadline for a peer's tree when a cluster-wide tree is assembled. */
@@ -113,6 +140,11 @@ export const defaultSettings: ClusterSettings = {
   redeliverMsMin: 300,
   redeliverMsMax: 5_000,
   outboxMax: 100_000,
+  parkedMax: 10_000,
+  parkedBytesMax: 32 * 1024 * 1024,
+  parkRetryMsMin: 20,
+  parkRetryMsMax: 2_000,
+  watchesPerPeerMax: 100_000,
   dedupeWindow: 65_536,
   ackDelayMs: 10,
   ackEvery: 512,
@@ -123,6 +155,12 @@ export const defaultSettings: ClusterSettings = {
   clientRequestsPerSecond: 5_000,
   clientAsksInFlightMax: 1_000,
   clientsMax: 1_000,
+  unauthenticatedMax: 512,
+  unauthenticatedPerAddressMax: 64,
+  httpRequestTimeoutMs: 300_000,
+  connectionsMax: 4_096,
+  subscriberEventsMax: 1_000,
+  subscriberBytesMax: 1024 * 1024,
   membersMax: 1_000,
   treeTimeoutMs: 2_000,
   drainMs: 5_000,
@@ -152,7 +190,9 @@ export function resolveSettings(overrides: SettingsOverrides = {}): ClusterSetti
   if (!(settings.reconnectJitter >= 0 && settings.reconnectJitter < 1)) invalid('reconnectJitter must be in [0, 1)');
   if (settings.reconnectMsMax < settings.reconnectMsMin) invalid('reconnectMsMax must be at least reconnectMsMin');
   if (settings.redeliverMsMax < settings.redeliverMsMin) invalid('redeliverMsMax must be at least redeliverMsMin');
+  if (settings.parkRetryMsMax < settings.parkRetryMsMin) invalid('parkRetryMsMax must be at least parkRetryMsMin');
   if (settings.batchBytesMax > settings.frameBytesMax / 2) invalid('batchBytesMax must be at most half of frameBytesMax');
+  if (settings.httpRequestTimeoutMs < settings.httpHeadersTimeoutMs) invalid('httpRequestTimeoutMs must be at least httpHeadersTimeoutMs');
   if (settings.linkIdleMs <= settings.heartbeatIntervalMs * 2) invalid('linkIdleMs must exceed two heartbeat intervals');
   if (settings.httpHeadersTimeoutMs <= settings.httpKeepAliveMs) invalid('httpHeadersTimeoutMs must exceed httpKeepAliveMs');
   return settings;

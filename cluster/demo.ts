@@ -1,9 +1,12 @@
 /**
  * The demo child set a `troupe start` node runs: small actors that make the cluster observable and
  * testable from outside (echo, counter, a crash-on-demand worker, a sink that checks order and
- * duplicates per stream, a producer that streams to a remote sink at-most-once or at-least-once, and a
- * watcher of remote actors). Each but echo (which answers anything by design) refuses a message it does
- * not know with `refuseUnknown` and keeps its state.
+ * duplicates per stream, a slow sink with a small mailbox, a producer that streams to a remote sink
+ * at-most-once or at-least-once, and a watcher of remote actors). Each but echo (which answers anything
+ * by design) refuses a message it does not know with `refuseUnknown` and keeps its state.
+ *
+ * Stream names come from clients, so every table keyed by them is bounded (`demoLimits`): past the
+ * bound a new stream is counted in `refusedStreams` and ignored, never stored.
  */
 import { behaviour, refuseUnknown, type Ref, type Terminated } from '../runtime/index.js';
 import type { ChildSpec } from '../supervisors/index.js';
@@ -54,6 +57,18 @@ export const flakyBehaviour = behaviour<{ pings: number }, FlakyMessage>({
   describe: (state) => ({ pings: state.pings }),
 });
 
+/** Bounds of the demo actors' tables, each keyed by names that clients choose. */
+export const demoLimits = {
+  /** Streams a sink or producer tracks; items of further streams are counted and ignored. */
+  streamsMax: 1_000,
+  /** Distinct seqs a sink remembers per stream for duplicate detection; past it only `lastSeq` is checked. */
+  seenPerStreamMax: 100_000,
+  /** Mailbox of the slow sink: small, so a burst fills it (MAILBOX_FULL). */
+  slowSinkMailboxCapacity: 64,
+  /** Time the slow sink spends on each item. */
+  slowSinkItemMs: 5,
+} as const;
+
 /** What the sink knows about one stream. */
 export interface StreamReport {
   readonly received: number;
@@ -72,44 +87,81 @@ export type SinkMessage =
 
 interface SinkState {
   total: number;
+  refusedStreams: number;
   readonly streams: Map<string, { received: number; duplicates: number; outOfOrder: number; lastSeq: number; seen: Set<number> }>;
+}
+
+/** Counts one item of a stream in the sink's bounded tables. */
+function recordItem(state: SinkState, message: Extract<SinkMessage, { type: 'item' }>): void {
+  state.total += 1;
+  let stream = state.streams.get(message.stream);
+  if (stream === undefined) {
+    if (state.streams.size >= demoLimits.streamsMax) {
+      state.refusedStreams += 1;
+      return;
+    }
+    state.streams.set(message.stream, (stream = { received: 0, duplicates: 0, outOfOrder: 0, lastSeq: 0, seen: new Set() }));
+  }
+  stream.received += 1;
+  if (stream.seen.has(message.seq)) stream.duplicates += 1;
+  else if (stream.seen.size < demoLimits.seenPerStreamMax) stream.seen.add(message.seq);
+  if (message.seq < stream.lastSeq) stream.outOfOrder += 1;
+  stream.lastSeq = Math.max(stream.lastSeq, message.seq);
+}
+
+/** The sink's answers to `count` and `report`. */
+function answerSink(state: SinkState, message: SinkMessage, ctx: { reply(value: unknown): boolean }): void {
+  if (message.type === 'count') ctx.reply(state.total);
+  else if (message.type === 'report') {
+    const stream = state.streams.get(message.stream);
+    const report: StreamReport = stream === undefined
+      ? { received: 0, distinct: 0, duplicates: 0, outOfOrder: 0, lastSeq: 0 }
+      : { received: stream.received, distinct: stream.seen.size, duplicates: stream.duplicates, outOfOrder: stream.outOfOrder, lastSeq: stream.lastSeq };
+    ctx.reply(report);
+  }
 }
 
 /** Records items per stream: how many, how many duplicates, how many arrived below the last seq. */
 export const sinkBehaviour = behaviour<SinkState, SinkMessage>({
   name: 'sink',
   mailbox: { capacity: 1_000_000, overflow: 'reject' },
-  init: () => ({ total: 0, streams: new Map() }),
+  init: () => ({ total: 0, refusedStreams: 0, streams: new Map() }),
   receive(state, message, ctx) {
     switch (message?.type) {
       case 'n':
         state.total += 1;
         break;
-      case 'item': {
-        state.total += 1;
-        let stream = state.streams.get(message.stream);
-        if (stream === undefined) state.streams.set(message.stream, (stream = { received: 0, duplicates: 0, outOfOrder: 0, lastSeq: 0, seen: new Set() }));
-        stream.received += 1;
-        if (stream.seen.has(message.seq)) stream.duplicates += 1;
-        stream.seen.add(message.seq);
-        if (message.seq < stream.lastSeq) stream.outOfOrder += 1;
-        stream.lastSeq = Math.max(stream.lastSeq, message.seq);
+      case 'item':
+        recordItem(state, message);
         break;
-      }
       case 'count':
-        ctx.reply(state.total);
+      case 'report':
+        answerSink(state, message, ctx);
         break;
-      case 'report': {
-        const stream = state.streams.get(message.stream);
-        const report: StreamReport = stream === undefined
-          ? { received: 0, distinct: 0, duplicates: 0, outOfOrder: 0, lastSeq: 0 }
-          : { received: stream.received, distinct: stream.seen.size, duplicates: stream.duplicates, outOfOrder: stream.outOfOrder, lastSeq: stream.lastSeq };
-        ctx.reply(report);
-        break;
-      }
       default:
         refuseUnknown(ctx, message, 'sink');
     }
+    return state;
+  },
+});
+
+/**
+ * A sink that takes `demoLimits.slowSinkItemMs` per item behind a small mailbox: a burst of tells
+ * fills it, which is how tests exercise MAILBOX_FULL on the at-least-once path. It answers `count`
+ * and `report` like the sink.
+ */
+export const slowSinkBehaviour = behaviour<SinkState, SinkMessage>({
+  name: 'slowSink',
+  mailbox: { capacity: demoLimits.slowSinkMailboxCapacity, overflow: 'reject' },
+  init: () => ({ total: 0, refusedStreams: 0, streams: new Map() }),
+  async receive(state, message, ctx) {
+    if (message?.type === 'item') {
+      // Being slow is the point of this actor; the delay holds its mailbox, not the node.
+      await new Promise((resolve) => setTimeout(resolve, demoLimits.slowSinkItemMs));
+      recordItem(state, message);
+    } else if (message?.type === 'n') state.total += 1;
+    else if (message?.type === 'count' || message?.type === 'report') answerSink(state, message, ctx);
+    else refuseUnknown(ctx, message, 'slowSink');
     return state;
   },
 });
@@ -137,6 +189,10 @@ export function producerBehaviour(sendReliable: (target: Ref, body: unknown) => 
     init: () => new Map(),
     receive(state, message, ctx) {
       if (message?.type === 'produce') {
+        if (!state.has(message.stream) && state.size >= demoLimits.streamsMax) {
+          ctx.reply({ ok: false, code: 'TOO_MANY_STREAMS' });
+          return state;
+        }
         state.set(message.stream, {
           target: message.target, count: message.count, reliable: message.reliable, perTick: message.perTick ?? 50, intervalMs: message.intervalMs ?? 5, sent: 0, refused: 0,
         });
@@ -195,6 +251,7 @@ export function demoChildren(node: { sendReliable(target: Ref, body: unknown): S
     worker('counter', counterBehaviour),
     worker('flaky', flakyBehaviour),
     worker('sink', sinkBehaviour),
+    worker('slow', slowSinkBehaviour),
     worker('producer', producerBehaviour((target, body) => node.sendReliable(target, body))),
     worker('watcher', watcherBehaviour),
   ];

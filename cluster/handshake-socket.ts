@@ -6,7 +6,7 @@
  * message from the peer can arrive.
  */
 import { WebSocket, type ClientOptions } from 'ws';
-import type { Clock, Codec, TimerHandle } from '../runtime/index.js';
+import type { Clock, Codec, Logger, TimerHandle } from '../runtime/index.js';
 import type { ClusterSettings } from './config.js';
 import { closeCodes } from './errors.js';
 import { parseHandshakeFrame, type HandshakeFrame } from './core/frames.js';
@@ -24,6 +24,8 @@ export interface HandshakeContext {
   readonly onProblem: ProblemObserver;
   /** A fresh random nonce (32 bytes). */
   nonce(): Uint8Array;
+  /** Where refusals of inbound connections are logged (`cluster.refused`, with the remote address). */
+  readonly log?: Logger;
   /** TLS options for outbound dials (CA, client certificate for mutual TLS). */
   readonly tls?: Pick<ClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
 }
@@ -57,8 +59,13 @@ const closeCodeOf = (code: string): number =>
  * Runs the acceptor side on an inbound socket. `decide` applies the one-link-per-pair rule once the
  * dialer has proven the secret.
  */
-export function acceptHandshake(ws: WebSocket, context: HandshakeContext, decide: (peer: PeerIdentity) => InboundDecision, callbacks: HandshakeCallbacks): void {
+export function acceptHandshake(ws: WebSocket, context: HandshakeContext, decide: (peer: PeerIdentity) => InboundDecision, callbacks: HandshakeCallbacks, remote = 'unknown'): void {
   let state: AcceptorState = createAcceptor(context.self, context.secret, context.nonce());
+  // Every refusal on this socket, before and after authentication, is counted and logged with its address.
+  const onProblem: ProblemObserver = (code) => {
+    context.onProblem(code);
+    context.log?.warn('cluster.refused', { code, remote, endpoint: 'cluster' });
+  };
   let finished = false;
   const finish = (): void => {
     finished = true;
@@ -66,13 +73,13 @@ export function acceptHandshake(ws: WebSocket, context: HandshakeContext, decide
   };
   const refuse = (code: string, message: string): void => {
     finish();
-    context.onProblem(code);
+    onProblem(code);
     socket.sendFrames([{ type: 'reject', code, message } satisfies HandshakeFrame]);
     socket.close(closeCodeOf(code), code);
     callbacks.failed(code, message);
   };
   const socket: FramedSocket = new FramedSocket(ws, {
-    codec: context.codec, clock: context.clock, limits: handshakeLimits(context.settings), onProblem: context.onProblem,
+    codec: context.codec, clock: context.clock, limits: handshakeLimits(context.settings), onProblem,
     handler: {
       frames: (frames) => {
         if (finished) return;
@@ -92,6 +99,8 @@ export function acceptHandshake(ws: WebSocket, context: HandshakeContext, decide
       closed: (code, reason) => {
         if (finished) return;
         finish();
+        // A dialer that found our proof wrong (another cluster secret) closes with its code: say so here too.
+        if (code >= 4000 && reason !== '') context.log?.warn('cluster.handshakeFailed', { code: reason, remote, endpoint: 'cluster', detectedBy: 'peer' });
         callbacks.failed('CONNECTION_LOST', `closed during handshake (${code} ${reason})`);
       },
     },
@@ -136,7 +145,11 @@ export function dialHandshake(address: string, context: HandshakeContext, callba
     const start = createDialer(context.self, context.secret, context.nonce());
     let state: DialerState = start.state;
     socket = new FramedSocket(ws, {
-      codec: context.codec, clock: context.clock, limits: handshakeLimits(context.settings), onProblem: context.onProblem,
+      codec: context.codec, clock: context.clock, limits: handshakeLimits(context.settings),
+      onProblem: (code) => {
+        context.onProblem(code);
+        context.log?.warn('cluster.refused', { code, remote: address, endpoint: 'cluster', direction: 'outbound' });
+      },
       handler: {
         frames: (frames) => {
           if (finished) return;

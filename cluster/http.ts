@@ -1,6 +1,7 @@
 /**
  * The HTTP face of a node, served on the same port as its WebSockets:
- *   GET /healthz      liveness and membership status (503 while leaving)
+ *   GET /healthz      readiness and membership status: 200 once joined (a founder at once), 503 with
+ *                     a JSON reason while joining (e.g. AUTH_FAILED from a seed) or leaving
  *   GET /metrics      Prometheus text (prom-client)
  *   GET /api/tree     the cluster-wide supervision tree as JSON          (token)
  *   GET /api/members  the membership table as JSON                       (token)
@@ -21,6 +22,12 @@ export interface HttpServices {
   readonly node: string;
   readonly incarnation: number;
   status(): 'joining' | 'up' | 'leaving' | 'stopped';
+  /** Whether the node serves its cluster role yet, and if not, why. */
+  readiness(): { readonly ready: boolean; readonly reason?: string; readonly code?: string; readonly peer?: string };
+  /** An event stream is ended (with a final `dropped` event) once this many events are unsent ... */
+  readonly subscriberEventsMax: number;
+  /** ... or this many bytes. */
+  readonly subscriberBytesMax: number;
   readonly metrics: Registry;
   tree(): Promise<ClusterTree>;
   members(): readonly MemberView[];
@@ -45,8 +52,9 @@ export function createHttpHandler(services: HttpServices): HttpHandler {
     switch (url.pathname) {
       case '/healthz': {
         const status = services.status();
-        const healthy = status === 'up' || status === 'joining';
-        return json(response, healthy ? 200 : 503, { status: healthy ? 'ok' : status, member: status, node: services.node, incarnation: services.incarnation });
+        const readiness = services.readiness();
+        const body = { status: readiness.ready ? 'ok' : 'not_ready', member: status, node: services.node, incarnation: services.incarnation };
+        return json(response, readiness.ready ? 200 : 503, readiness.ready ? body : { ...body, ...readiness });
       }
       case '/metrics':
         services.metrics.metrics().then(
@@ -94,13 +102,20 @@ function openStream(services: HttpServices, streams: Set<ServerResponse>, reques
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
   response.write(`: ${services.node}\n\n`);
   streams.add(response);
+  let unsent = 0;
+  let dropped = false;
   const write = (topic: Topic) => (event: unknown): void => {
-    // A reader that does not keep up loses events rather than growing our buffers.
-    if (response.writableLength > 1024 * 1024) {
-      services.counters.add('http:EVENTS_DROPPED');
+    if (dropped) return;
+    // A reader that does not keep up is dropped, with a final notice, rather than growing our buffers.
+    if (unsent >= services.subscriberEventsMax || response.writableLength >= services.subscriberBytesMax) {
+      dropped = true;
+      services.counters.add('http:SLOW_SUBSCRIBER');
+      response.end(`event: dropped\ndata: ${toJson({ code: 'SLOW_SUBSCRIBER', message: 'the reader did not keep up' })}\n\n`);
+      close();
       return;
     }
-    response.write(`event: ${topic}\ndata: ${toJson(event)}\n\n`);
+    unsent += 1;
+    response.write(`event: ${topic}\ndata: ${toJson(event)}\n\n`, () => { unsent -= 1; });
   };
   const unsubscribes = [services.subscribe('lifecycle', write('lifecycle')), services.subscribe('membership', write('membership'))];
   const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { Clock, Codec, Rng, TimerHandle } from '../runtime/index.js';
+import type { Clock, Codec, Logger, Rng, TimerHandle } from '../runtime/index.js';
+import type { AcceptedSocket } from './admission.js';
 import type { ClusterSettings } from './config.js';
 import { closeCodes } from './errors.js';
 import { backoffDelayMs } from './core/backoff.js';
@@ -24,10 +25,14 @@ export interface LinkHandler {
   control(peer: Peer, frame: LinkFrame): void;
   heartbeat(peer: Peer): void;
   abandoned(peer: Peer, items: readonly Abandoned[], code: string): void;
+  /** An inbound reliable frame this node could not keep (see PeerHost.rejectedInbound). */
+  rejectedInbound(peer: Peer, frame: StreamFrame, code: string): void;
   /** A refusal or failure, counted by `code` (metrics). */
   problem(code: string): void;
   /** True while the node still needs its seeds (it has not joined yet). */
   seedsWanted(): boolean;
+  /** A dial failed (`seed`: to a seed address, before the node knows who answers there). */
+  dialFailed(address: string, code: string, message: string, seed: boolean): void;
 }
 
 /** Options of the link manager. */
@@ -40,6 +45,8 @@ export interface LinkManagerOptions {
   readonly settings: ClusterSettings;
   readonly tls?: HandshakeContext['tls'];
   readonly handler: LinkHandler;
+  /** Where refusals (`cluster.refused`) and failed dials (`cluster.dialFailed`) are logged. */
+  readonly log: Logger;
 }
 
 interface DialState {
@@ -70,7 +77,7 @@ export class LinkManager implements PeerHost {
     this.settings = options.settings;
     this.#context = {
       self: options.self, secret: options.secret, codec: options.codec, clock: options.clock, settings: options.settings,
-      onProblem: (code) => options.handler.problem(code), nonce: () => new Uint8Array(randomBytes(nonceBytes)),
+      onProblem: (code) => options.handler.problem(code), nonce: () => new Uint8Array(randomBytes(nonceBytes)), log: options.log,
       ...(options.tls ? { tls: options.tls } : {}),
     };
     this.#armHeartbeat();
@@ -86,7 +93,7 @@ export class LinkManager implements PeerHost {
   }
 
   /** Takes an inbound WebSocket on the cluster path and runs the acceptor handshake on it. */
-  accept(ws: WebSocket): void {
+  accept(ws: WebSocket, accepted: AcceptedSocket): void {
     if (this.#stopped) {
       ws.close(closeCodes.goingAway, 'SHUTTING_DOWN');
       return;
@@ -94,9 +101,12 @@ export class LinkManager implements PeerHost {
     this.#inbound.add(ws);
     ws.once('close', () => this.#inbound.delete(ws));
     acceptHandshake(ws, this.#context, (peer) => this.#decide(peer), {
-      authenticated: (result) => this.#adopt(result),
+      authenticated: (result) => {
+        accepted.authenticated();
+        this.#adopt(result);
+      },
       failed: (code) => this.#options.handler.problem(`handshake:${code}`),
-    });
+    }, accepted.remote);
   }
 
   /** Keeps a link to `node` at `address`: dials now if there is none and no dial is pending. */
@@ -156,6 +166,10 @@ export class LinkManager implements PeerHost {
 
   abandoned(peer: Peer, items: readonly Abandoned[], code: string): void {
     this.#options.handler.abandoned(peer, items, code);
+  }
+
+  rejectedInbound(peer: Peer, frame: StreamFrame, code: string): void {
+    this.#options.handler.rejectedInbound(peer, frame, code);
   }
 
   problem(code: string): void {
@@ -255,10 +269,11 @@ export class LinkManager implements PeerHost {
         state.failures = 0;
         this.#adopt(result);
       },
-      failed: (code) => {
+      failed: (code, message) => {
         state.cancel = undefined;
         if (code === 'CANCELLED') return;
         this.#options.handler.problem(`dial:${code}`);
+        this.#options.handler.dialFailed(peer.address!, code, message, false);
         state.failures += 1;
         const current = this.peers.get(node);
         if (current !== undefined && current.link === undefined) this.#dialSoon(node, this.#backoff(state.failures));
@@ -275,13 +290,14 @@ export class LinkManager implements PeerHost {
         this.#dials.delete(key);
         this.#adopt(result);
       },
-      failed: (code) => {
+      failed: (code, message) => {
         state.cancel = undefined;
         if (code === 'CANCELLED' || code === 'SELF_CONNECT') {
           this.#dials.delete(key);
           return;
         }
         this.#options.handler.problem(`seed:${code}`);
+        this.#options.handler.dialFailed(address, code, message, true);
         state.timer = this.clock.setTimeout(() => {
           this.#dials.delete(key);
           if (!this.#stopped && this.#options.handler.seedsWanted()) this.#dialSeed(address, failures + 1);

@@ -17,6 +17,8 @@ export interface MetricsSource {
   readonly problems: Counters;
   readonly dropped: Counters;
   clients(): number;
+  /** The budget of unauthenticated sockets. */
+  readonly handshakes: { readonly held: number; readonly peakPerAddress: number };
 }
 
 /** Mailbox-depth series kept per scrape (the deepest ones), to bound label cardinality. */
@@ -60,6 +62,11 @@ export function createMetrics(source: MetricsSource): Registry {
       for (const { path, key, value } of actorDetails(source.system.tree()).texts.slice(0, detailSeriesMax)) this.set({ path, key, value }, 1);
     },
   });
+  new Gauge({ name: 'troupe_unauthenticated_sockets', help: 'Sockets on the node and client paths not yet authenticated.', registers, collect() { this.set(source.handshakes.held); } });
+  new Gauge({
+    name: 'troupe_unauthenticated_sockets_peak_per_address', help: 'The most unauthenticated sockets one remote address has held at once.', registers,
+    collect() { this.set(source.handshakes.peakPerAddress); },
+  });
   new Gauge({ name: 'troupe_clients_connected', help: 'Client connections.', registers, collect() { this.set(source.clients()); } });
   new Gauge({
     name: 'troupe_member_status', help: 'Members by status (1 for the current status).', labelNames: ['member', 'status'], registers,
@@ -87,6 +94,10 @@ export function createMetrics(source: MetricsSource): Registry {
   perPeer('troupe_link_batches_sent_total', 'WebSocket messages (batches) written to a peer.', 'counter', (peer) => peer.counters.batchesOut);
   perPeer('troupe_reliable_redelivered_total', 'At-least-once messages sent again.', 'counter', (peer) => peer.counters.redelivered);
   perPeer('troupe_reliable_duplicates_total', 'Duplicate at-least-once messages dropped on receipt.', 'counter', (peer) => peer.counters.duplicates);
+  perPeer('troupe_reliable_gaps_total', 'At-least-once frames dropped because an earlier one was missing (resent by the sender).', 'counter', (peer) => peer.counters.gaps);
+  perPeer('troupe_reliable_parked', 'At-least-once messages from a peer parked for a full mailbox, awaiting another attempt.', 'gauge', (peer) => peer.parked);
+  perPeer('troupe_reliable_parked_total', 'At-least-once messages from a peer parked for a full mailbox.', 'counter', (peer) => peer.counters.parked);
+  perPeer('troupe_reliable_rejected_total', 'At-least-once messages from a peer refused with MAILBOX_FULL because the parking lot was full.', 'counter', (peer) => peer.counters.rejected);
   perPeer('troupe_stream_out_of_order_total', 'At-most-once messages dropped because they arrived out of order.', 'counter', (peer) => peer.counters.outOfOrder);
   const byCode = (name: string, help: string, counters: Counters): void => {
     new Counter({ name, help, labelNames: ['code'], registers, collect() { this.reset(); for (const [code, count] of counters.entries()) this.inc({ code }, count); } });

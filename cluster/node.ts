@@ -15,8 +15,9 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { Codec, createRng, type ActorSystem, type InspectionEvent, type Ref, type SystemStats } from '../runtime/index.js';
+import { Codec, createRng, type ActorSystem, type InspectionEvent, type Logger, type Ref, type SystemStats } from '../runtime/index.js';
 import { createNode, type ChildSpec, type NodeOptions, type NodeTermination, type TroupeNode } from '../supervisors/index.js';
+import { HandshakeBudget } from './admission.js';
 import { ClientServer } from './client-server.js';
 import { resolveSettings, type ClusterSettings, type SettingsOverrides } from './config.js';
 import { Counters } from './counters.js';
@@ -118,9 +119,7 @@ export async function createClusterNode(options: ClusterNodeOptions): Promise<Cl
   const { host, port } = parseListen(options.listen);
   const incarnation = await nextIncarnation(options.dataDir, Date.now());
   const troupe = await createNode({ ...options.supervision, name: options.name, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
-  const server = createServerFor(options.tls);
-  server.keepAliveTimeout = settings.httpKeepAliveMs;
-  server.headersTimeout = settings.httpHeadersTimeoutMs;
+  const server = createServerFor(options.tls, settings);
   let actualPort: number;
   try {
     actualPort = await listen(server, host, port);
@@ -176,7 +175,10 @@ class RunningNode implements ClusterNode {
   readonly #clients: ClientServer;
   readonly #metrics: Registry;
   readonly #http: HttpHandler | undefined;
+  readonly #budget: HandshakeBudget;
   #state: 'running' | 'leaving' | 'stopped' = 'running';
+  /** The latest reason a dial failed while this node was still joining (for /healthz). */
+  #joinFailure: { readonly address: string; readonly code: string; readonly message: string } | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(init: RunningNodeInit) {
@@ -196,26 +198,31 @@ class RunningNode implements ClusterNode {
     const founder = seeds.length === 0 || trimSlashes(options.seeds?.[0] ?? '') === this.address;
     this.#links = new LinkManager({
       self, secret: init.secret, codec, clock: this.system.clock, rng: createRng(options.seed ?? randomBytes(4).readUInt32LE(0)), settings,
-      handler: this.#linkHandler(), ...(options.tls ? { tls: dialTls(options.tls) } : {}),
+      handler: this.#linkHandler(), log: this.system.log, ...(options.tls ? { tls: dialTls(options.tls) } : {}),
     });
     this.#membership = new MembershipShell({ self, founder, clock: this.system.clock, settings, effects: this.#membershipEffects() });
-    this.#router = new Router({ system: this.system, links: this.#links, isUp: (node) => this.#membership.isUp(node), dropped: this.#dropped });
+    this.#router = new Router({ system: this.system, links: this.#links, isUp: (node) => this.#membership.isUp(node), dropped: this.#dropped,
+      watchesPerPeerMax: settings.watchesPerPeerMax,
+    });
     this.system.attachRemote(this.#router);
     this.#inspector = new Inspector({ system: this.system, links: this.#links, treeTimeoutMs: settings.treeTimeoutMs });
     this.#clients = new ClientServer({
-      codec, clock: this.system.clock, settings, tokens: options.tokens ?? [], counters: this.#problems,
+      codec, clock: this.system.clock, settings, tokens: options.tokens ?? [], counters: this.#problems, log: this.system.log,
       services: { system: this.system, incarnation: this.incarnation, tree: () => this.tree(), members: () => this.members(), subscribe: (topic, subscriber) => this.#subscribe(topic, subscriber) },
     });
+    this.#budget = new HandshakeBudget(settings.unauthenticatedMax, settings.unauthenticatedPerAddressMax);
     this.#metrics = createMetrics({
+      handshakes: this.#budget,
       system: this.system, peers: () => this.#links.peers.values(), members: () => this.members(), problems: this.#problems, dropped: this.#dropped,
       clients: () => this.#clients.connections,
     });
     this.#http = options.http?.enabled === false ? undefined : createHttpHandler({
       node: this.name, incarnation: this.incarnation, metrics: this.#metrics, tree: () => this.tree(), members: () => this.members(), counters: this.#problems,
       streamsMax: settings.clientsMax, status: () => (this.#state === 'stopped' ? 'stopped' : this.#membership.selfStatus),
+      readiness: () => this.#readiness(), subscriberEventsMax: settings.subscriberEventsMax, subscriberBytesMax: settings.subscriberBytesMax,
       subscribe: (topic, subscriber) => this.#subscribe(topic, subscriber), authorized: (token) => this.#clients.authorizes(token),
     });
-    routeServer(this.#server, { links: this.#links, clients: this.#clients, http: this.#http, settings, tls: options.tls, problems: this.#problems });
+    routeServer(this.#server, { links: this.#links, clients: this.#clients, http: this.#http, settings, tls: options.tls, problems: this.#problems, log: this.system.log, budget: this.#budget });
     for (const seed of seeds) this.#links.addSeed(seed);
     // A fatal root failure stops the actors; the network goes with them.
     void this.terminated.then(() => this.#close(false)).catch((error: unknown) => {
@@ -265,6 +272,18 @@ class RunningNode implements ClusterNode {
     return this.#close(false);
   }
 
+  /**
+   * Ready once the node has joined (a founder is up at once). A node still joining is not ready, and
+   * says why: the last failed dial (AUTH_FAILED from a seed with another secret, CONNECTION_FAILED, ...).
+   */
+  #readiness(): { readonly ready: boolean; readonly reason?: string; readonly code?: string; readonly peer?: string } {
+    if (this.#state !== 'running') return { ready: false, reason: this.#state };
+    if (this.#membership.selfStatus === 'up') return { ready: true };
+    const failure = this.#joinFailure;
+    if (failure === undefined) return { ready: false, reason: 'joining: no seed has answered yet' };
+    return { ready: false, reason: `joining: ${failure.message}`, code: failure.code, peer: failure.address };
+  }
+
   #subscribe(topic: Topic, subscriber: (event: unknown) => void): () => void {
     return topic === 'membership' ? this.#membership.subscribe(subscriber) : this.#inspector.subscribe(subscriber);
   }
@@ -286,7 +305,14 @@ class RunningNode implements ClusterNode {
         if (peer.incarnation !== undefined) this.#membership.input({ type: 'heartbeat', node: peer.node, incarnation: peer.incarnation });
       },
       abandoned: (peer, items, code) => this.#router.abandoned(peer, items, code),
+      rejectedInbound: (peer, frame, code) => this.#router.rejectedInbound(peer, frame, code),
       problem: (code) => this.#problems.add(code),
+      dialFailed: (address, code, message, seed) => {
+        // A node that cannot join says why, once per distinct reason (the log is rate-limited too).
+        const joining = this.#membership.selfStatus === 'joining';
+        if (joining) this.#joinFailure = { address, code, message };
+        this.system.log.warn('cluster.dialFailed', { remote: address, code, reason: message, seed, joining });
+      },
       seedsWanted: () => this.#membership.selfStatus === 'joining' || ![...this.#links.peers.values()].some((peer) => peer.link !== undefined),
     };
   }
@@ -351,10 +377,16 @@ function parseListen(listen: string): { host: string; port: number } {
   return { host, port };
 }
 
-function createServerFor(tls: ClusterTlsOptions | undefined): Server {
-  if (tls === undefined) return createHttpServer();
+function createServerFor(tls: ClusterTlsOptions | undefined, settings: ClusterSettings): Server {
+  // Slow requests are cut off: headers must arrive within httpHeadersTimeoutMs, the whole request within
+  // httpRequestTimeoutMs, checked every second rather than node's default of every 30 s.
+  const timeouts = { headersTimeout: settings.httpHeadersTimeoutMs, requestTimeout: settings.httpRequestTimeoutMs, connectionsCheckingInterval: 1_000 };
   // Client certificates are requested but checked per route: node links require one, clients do not.
-  return createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requireClientCert === true, rejectUnauthorized: false });
+  const server = tls === undefined ? createHttpServer(timeouts)
+    : createHttpsServer({ ...timeouts, cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.requireClientCert === true, rejectUnauthorized: false });
+  server.maxConnections = settings.connectionsMax;
+  server.keepAliveTimeout = settings.httpKeepAliveMs;
+  return server;
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
@@ -370,30 +402,56 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 
 function routeServer(server: Server, parts: {
   links: LinkManager; clients: ClientServer; http: HttpHandler | undefined; settings: ClusterSettings; tls: ClusterTlsOptions | undefined; problems: Counters;
+  log: Logger; budget: HandshakeBudget;
 }): void {
   const nodeSockets = new WebSocketServer({ noServer: true, maxPayload: parts.settings.frameBytesMax, perMessageDeflate: false });
   const clientSockets = new WebSocketServer({ noServer: true, maxPayload: parts.settings.frameBytesMax, perMessageDeflate: false });
+  const budget = parts.budget;
+  const refuse = (socket: Duplex, remote: string, endpoint: string, status: string, code: string): void => {
+    parts.problems.add(`handshake:${code}`);
+    parts.log.warn('cluster.refused', { code, remote, endpoint });
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${code}\n`);
+  };
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => parts.problems.add('SOCKET_ERROR'));
     const path = new URL(request.url ?? '/', 'http://node').pathname;
-    if (path === '/cluster') {
-      if (parts.tls?.requireClientCert === true && !(request.socket as TLSSocket).authorized) {
-        parts.problems.add('handshake:TLS_CLIENT_CERT');
-        socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n');
-        return;
-      }
-      nodeSockets.handleUpgrade(request, socket, head, (ws) => parts.links.accept(ws));
-    } else if (path === '/client') {
-      clientSockets.handleUpgrade(request, socket, head, (ws) => parts.clients.accept(ws));
-    } else {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+    const remote = request.socket.remoteAddress ?? 'unknown';
+    if (path !== '/cluster' && path !== '/client') return refuse(socket, remote, path.slice(0, 100), '404 Not Found', 'NOT_FOUND');
+    if (path === '/cluster' && parts.tls?.requireClientCert === true && !(request.socket as TLSSocket).authorized) {
+      return refuse(socket, remote, path, '401 Unauthorized', 'TLS_CLIENT_CERT');
     }
+    const admitted = budget.admit(remote);
+    if (!admitted.ok) return refuse(socket, remote, path, '503 Service Unavailable', admitted.code);
+    socket.once('close', admitted.release);
+    // The upgrade itself is under the handshake deadline too, so a half-finished upgrade cannot hold a place.
+    const upgradeDeadline = setTimeout(() => {
+      refuse(socket, remote, path, '408 Request Timeout', 'HANDSHAKE_TIMEOUT');
+      socket.destroy();
+    }, parts.settings.handshakeTimeoutMs);
+    const admission = { remote, authenticated: admitted.release };
+    const sockets = path === '/cluster' ? nodeSockets : clientSockets;
+    sockets.handleUpgrade(request, socket, head, (ws) => {
+      clearTimeout(upgradeDeadline);
+      if (path === '/cluster') parts.links.accept(ws, admission);
+      else parts.clients.accept(ws, admission);
+    });
   });
   server.on('request', (request, response) => {
     if (parts.http === undefined) response.writeHead(404).end();
     else parts.http.handle(request, response);
   });
-  server.on('clientError', (_error, socket) => socket.destroy());
+  // A malformed or too slow HTTP request (headersTimeout, requestTimeout) is answered and logged, not kept.
+  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const code = timeout ? 'HTTP_TIMEOUT' : 'HTTP_INVALID';
+    parts.problems.add(`http:${code}`);
+    parts.log.warn('cluster.refused', { code, remote: (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? 'unknown', endpoint: 'http', reason: error.message.slice(0, 200) });
+    socket.end(timeout ? 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -19,8 +19,9 @@ import type { ClusterSettings } from './config.js';
 import { Deque } from './core/deque.js';
 import { FrameProblem, parseLinkFrame, streamWire, type LinkFrame, type StreamFrame, type StreamMessage } from './core/frames.js';
 import {
-  ackDue, classifyReliable, createDedupeWindow, createInbox, createOutbox, cumulativeAck, outboxSize, outboxStep, reliableDelivered,
-  takeInOrder, unacknowledged, type DedupeWindow, type InboxState, type OutboxEffect, type OutboxState,
+  ackDue, classifyReliable, createDedupeWindow, createInbox, createOutbox, createParking, cumulativeAck, drainParked, dueParked, hasParked,
+  nextParkedDueMs, outboxSize, parkedHead, outboxStep, park, parkedDelivered, parkedRefused, reliableDelivered, takeInOrder, unacknowledged,
+  type DedupeWindow, type InboxState, type OutboxEffect, type OutboxState, type ParkingState,
 } from './core/reliable.js';
 import { measurePlain } from './core/plain.js';
 import { encodeBatch } from './core/wire.js';
@@ -40,6 +41,10 @@ export interface PeerCounters {
   duplicates: number;
   outOfOrder: number;
   gaps: number;
+  /** Reliable frames parked because their target's mailbox was full. */
+  parked: number;
+  /** Reliable frames refused because the parking lot was full (MAILBOX_FULL). */
+  rejected: number;
 }
 
 /** What a peer needs from its owner. */
@@ -54,6 +59,8 @@ export interface PeerHost {
   heartbeat(peer: Peer): void;
   /** Messages given up on (queue overflow, stale incarnation, node removed). */
   abandoned(peer: Peer, items: readonly Abandoned[], code: string): void;
+  /** A reliable frame this node took but could not keep (its parking lot was full, or its sender was removed). */
+  rejectedInbound(peer: Peer, frame: StreamFrame, code: string): void;
   /** A socket-level refusal, for metrics. */
   problem(code: string): void;
 }
@@ -92,6 +99,16 @@ function overheadBytes(message: StreamMessage): number {
   return bytes + 48;
 }
 
+/** What a parked frame holds in memory (an upper bound); a body that cannot be measured counts as too large to park. */
+function parkedBytes(body: unknown, depthMax: number): number {
+  try {
+    return 256 + measurePlain(body, depthMax);
+  } catch (error) {
+    if (error instanceof EncodeError) return Number.MAX_SAFE_INTEGER;
+    throw error;
+  }
+}
+
 /** Options of the batch encoder: plain CBOR, exactly as the kernel codec (frames are checked when queued). */
 const batchEncoder = new Encoder({ useRecords: false, mapsAsObjects: true, structuredClone: false, tagUint8Array: false, pack: false } as ConstructorParameters<typeof Encoder>[0]);
 
@@ -111,7 +128,7 @@ export class Peer {
   link: CurrentLink | undefined;
   /** True while the peer wants our lifecycle events. */
   forwardLifecycle = false;
-  readonly counters: PeerCounters = { framesOut: 0, framesIn: 0, batchesOut: 0, redelivered: 0, duplicates: 0, outOfOrder: 0, gaps: 0 };
+  readonly counters: PeerCounters = { framesOut: 0, framesIn: 0, batchesOut: 0, redelivered: 0, duplicates: 0, outOfOrder: 0, gaps: 0, parked: 0, rejected: 0 };
   readonly #host: PeerHost;
   readonly #bulk = new Deque<QueueItem>();
   #priority: QueueItem[] = [];
@@ -120,6 +137,8 @@ export class Peer {
   #outbox: OutboxState<ReliablePayload>;
   #inbox: InboxState | undefined;
   readonly #dedupe: DedupeWindow;
+  readonly #parking: ParkingState<StreamFrame>;
+  #parkingTimer: TimerHandle | undefined;
   #flushScheduled = false;
   #writesInFlight = 0;
   #retryTimer: TimerHandle | undefined;
@@ -132,6 +151,12 @@ export class Peer {
     this.#host = host;
     this.#outbox = createOutbox(host.settings);
     this.#dedupe = createDedupeWindow(host.settings.dedupeWindow);
+    this.#parking = createParking(host.settings);
+  }
+
+  /** Inbound reliable frames parked for a full mailbox, awaiting another attempt. */
+  get parked(): number {
+    return this.#parking.count;
   }
 
   /** Frames waiting to be written. */
@@ -252,8 +277,11 @@ export class Peer {
     this.#recount();
     if (this.#retryTimer !== undefined) this.#host.clock.clearTimeout(this.#retryTimer);
     if (this.#ackTimer !== undefined) this.#host.clock.clearTimeout(this.#ackTimer);
+    if (this.#parkingTimer !== undefined) this.#host.clock.clearTimeout(this.#parkingTimer);
     this.#retryTimer = undefined;
     this.#ackTimer = undefined;
+    this.#parkingTimer = undefined;
+    for (const frame of drainParked(this.#parking)) this.#host.rejectedInbound(this, frame, code);
   }
 
   #resetIncarnation(code: string): void {
@@ -423,7 +451,7 @@ export class Peer {
     const id = frame.type === 'envelope' ? frame.id : `~${inbox.incarnation}.${frame.reliable}`;
     switch (classifyReliable(inbox, this.#dedupe, frame.reliable, id)) {
       case 'deliver':
-        if (this.#host.deliverStream(this, frame) === 'retry') return;
+        this.#take(frame);
         reliableDelivered(inbox, this.#dedupe, frame.reliable, id);
         this.#ackSoon();
         return;
@@ -439,6 +467,52 @@ export class Peer {
       case 'gap':
         this.counters.gaps += 1;
         return;
+    }
+  }
+
+  /**
+   * Takes responsibility for a reliable frame so the stream can advance: delivers it, or parks it when
+   * its target's mailbox is full (or earlier frames for that target are parked), or, with the parking
+   * lot full, hands it back to the host as rejected (MAILBOX_FULL).
+   */
+  #take(frame: StreamFrame): void {
+    const target = frame.type === 'envelope' ? frame.path : frame.target;
+    const nowMs = this.#host.clock.now();
+    if (!hasParked(this.#parking, target) && this.#host.deliverStream(this, frame) === 'done') return;
+    const bytes = frame.type === 'envelope' ? parkedBytes(frame.body, this.#host.codec.limits.messageDepthMax) : 256;
+    if (park(this.#parking, { target, payload: frame, bytes, nowMs }) === 'rejected') {
+      this.counters.rejected += 1;
+      this.#host.rejectedInbound(this, frame, 'MAILBOX_FULL');
+      return;
+    }
+    this.counters.parked += 1;
+    this.#armParking();
+  }
+
+  #armParking(): void {
+    if (this.#parkingTimer !== undefined) return;
+    const dueMs = nextParkedDueMs(this.#parking);
+    if (dueMs === undefined) return;
+    this.#parkingTimer = this.#host.clock.setTimeout(() => {
+      this.#parkingTimer = undefined;
+      this.#retryParked();
+      this.#armParking();
+    }, Math.max(1, dueMs - this.#host.clock.now()));
+  }
+
+  /** Retries the head of every due target queue, moving on down a queue while its target accepts. */
+  #retryParked(): void {
+    const nowMs = this.#host.clock.now();
+    for (const due of dueParked(this.#parking, nowMs)) {
+      let frame: StreamFrame | undefined = due.payload;
+      while (frame !== undefined) {
+        if (this.#host.deliverStream(this, frame) === 'retry') {
+          parkedRefused(this.#parking, due.target, nowMs);
+          break;
+        }
+        parkedDelivered(this.#parking, due.target, nowMs);
+        frame = parkedHead(this.#parking, due.target);
+      }
     }
   }
 

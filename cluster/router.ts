@@ -26,6 +26,8 @@ export interface RouterOptions {
   /** Membership's judgement: is `node` a member that is not down or removed? */
   readonly isUp: (node: string) => boolean;
   readonly dropped: Counters;
+  /** Watches one peer may hold on this node's actors; more are refused (TOO_MANY_WATCHES). */
+  readonly watchesPerPeerMax: number;
 }
 
 /** Outcome of a reliable send. */
@@ -43,9 +45,11 @@ export class Router implements RemoteRouter {
   readonly #watches = new Map<string, Map<string, RemoteWatch>>();
   /** Watches remote actors hold on this node's actors, by remote node. */
   readonly #watchedBy = new Map<string, Map<string, RemoteWatch>>();
+  readonly #watchesPerPeerMax: number;
   #sequence = 0;
 
   constructor(options: RouterOptions) {
+    this.#watchesPerPeerMax = options.watchesPerPeerMax;
     this.#system = options.system;
     this.#links = options.links;
     this.#isUp = options.isUp;
@@ -113,7 +117,15 @@ export class Router implements RemoteRouter {
     let watchedBy = this.#watchedBy.get(peer.node);
     if (watchedBy === undefined) this.#watchedBy.set(peer.node, (watchedBy = new Map()));
     if (frame.type === 'watch') {
-      watchedBy.set(watchKey(target, frame.watcher), { target, watcher: frame.watcher });
+      const key = watchKey(target, frame.watcher);
+      if (!watchedBy.has(key) && watchedBy.size >= this.#watchesPerPeerMax) {
+        // Watches are keyed by what the peer chooses; past the bound a new one is refused, visibly.
+        this.#dropped.add('inbound:TOO_MANY_WATCHES');
+        this.#system.log.warn('cluster.refused', { code: 'TOO_MANY_WATCHES', remote: peer.node, path: frame.target, limit: this.#watchesPerPeerMax });
+        peer.sendControl({ type: 'error', code: 'TOO_MANY_WATCHES', message: `watch of ${frame.target} refused: ${this.#watchesPerPeerMax} watches held for this node` });
+        return 'done';
+      }
+      watchedBy.set(key, { target, watcher: frame.watcher });
       this.#system.watchFor(frame.target, frame.watcher);
     } else {
       watchedBy.delete(watchKey(target, frame.watcher));
@@ -149,6 +161,19 @@ export class Router implements RemoteRouter {
     this.#watchedBy.delete(node);
     for (const { target, watcher } of watchedBy?.values() ?? []) this.#system.unwatch(target, watcher);
     if (dropQueue) this.#links.peers.get(node)?.dropQueued('NODE_DOWN');
+  }
+
+  /**
+   * An inbound reliable frame the receiving side could not keep (its parking lot for full mailboxes
+   * was full, or its sender was removed): a dead letter here, and an `error` frame naming the envelope
+   * tells the sender, so the refusal is visible on both sides rather than silent.
+   */
+  rejectedInbound(peer: Peer, frame: StreamFrame, code: string): void {
+    this.#dropped.add(`inbound:${code}`);
+    if (frame.type !== 'envelope') return;
+    this.#system.deadLetter(frame.body, frame.path, code);
+    this.#system.log.warn('cluster.refused', { code, remote: peer.node, id: frame.id, path: frame.path, reason: 'reliable frame not kept: parking full' });
+    peer.sendControl({ type: 'error', code, message: `reliable envelope ${frame.id} to ${frame.path} refused: ${code}` });
   }
 
   /** Reports messages the link layer gave up on: dead letters, and a typed failure for asks. */

@@ -4,6 +4,7 @@
  * so scripts and tests learn the address, port and incarnation.
  */
 import { readFileSync } from 'node:fs';
+import { createLogger } from '../runtime/index.js';
 import type { ChildSpec } from '../supervisors/index.js';
 import { flag, listFlag, numberFlag, type ParsedArgs } from './args.js';
 import { demoChildren } from './demo.js';
@@ -54,7 +55,8 @@ export function startOptions(args: ParsedArgs, children?: (node: ClusterNode) =>
         ...(acceptablePauseMs !== undefined ? { acceptablePauseMs } : {}),
       },
     },
-    supervision: { maxRestarts, periodMs: 10_000 },
+    // The node's structured log (refusals, failed joins, crashes) goes to stderr as JSON lines.
+    supervision: { maxRestarts, periodMs: 10_000, system: { logger: createLogger() } },
     children: children ?? ((node) => (args.flags.has('no-demo') ? [] : demoChildren(node))),
   };
 }

@@ -14,6 +14,7 @@ import { raftReplica } from '../actors/raft/index.js';
 import { storageBehaviour } from '../actors/storage/index.js';
 import { createClusterNode, demoChildren } from '../cluster/index.js';
 import { formatTree } from '../index.js';
+import { createLogger } from '../runtime/index.js';
 
 const name = process.env.TROUPE_NAME ?? 'n1';
 const listen = process.env.TROUPE_LISTEN ?? '127.0.0.1:7401';
@@ -24,6 +25,8 @@ const kvPeers = (process.env.TROUPE_KV_PEERS ?? name).split(',').filter((peer) =
 
 const node = await createClusterNode({
   name, listen, secret, dataDir, tokens: [token],
+  // Refusals, failed joins and crashes are logged to stderr as JSON lines (TROUPE_LOG_LEVEL).
+  supervision: { system: { logger: createLogger() } },
   children: (cluster) => [
     { id: 'storage', start: storageBehaviour({ directory: join(dataDir, 'storage') }), restart: 'permanent', shutdownMs: 5000, kind: 'worker' },
     {

@@ -26,7 +26,11 @@ export type InspectionEvent =
   | { readonly type: 'restarted'; readonly node: string; readonly path: string; readonly at: number; readonly restarts: number }
   | { readonly type: 'stopped'; readonly node: string; readonly path: string; readonly at: number; readonly reason: string }
   | { readonly type: 'escalated'; readonly node: string; readonly path: string; readonly at: number; readonly error: string }
-  | { readonly type: 'deadLetter'; readonly node: string; readonly path: string; readonly at: number; readonly reason: string };
+  | {
+    readonly type: 'deadLetter'; readonly node: string; readonly path: string; readonly at: number; readonly reason: string;
+    /** Present on a coalesced event: how many dead letters it stands for (their path is then `*`, reason `coalesced`). */
+    readonly count?: number;
+  };
 
 /** Receives inspection events. Must not throw (a throwing observer is removed). */
 export type InspectionObserver = (event: InspectionEvent) => void;

@@ -15,8 +15,19 @@ export const limits = {
   askTimeoutMs: 5_000,
   /** Longest ask deadline accepted. */
   askTimeoutMsMax: 10 * 60 * 1000,
-  /** Dead letters kept in memory for inspection; older ones are forgotten (the counter keeps counting). */
+  /** Dead-letter summaries kept in memory for inspection; older ones are forgotten (the counter keeps counting). */
   deadLettersKept: 1_000,
+  /** Bytes the kept summaries may take; past it the oldest are forgotten. Bodies are never kept, only summaries. */
+  deadLetterBytesMax: 1024 * 1024,
+  /** Characters of a dead letter's preview; the rest of the message is not rendered. */
+  deadLetterPreviewChars: 256,
+  /** Values visited to estimate a dead letter's size; past it the size is reported as `sizeCapped`. */
+  deadLetterSummaryNodesMax: 10_000,
+  /** Summaries waiting for the dead-letters actor; more are counted but not kept. */
+  deadLetterMailboxCapacity: 10_000,
+  /** Dead-letter lifecycle events passed per interval; the rest are coalesced into one event with a count. */
+  deadLetterEventsPerInterval: 10,
+  deadLetterEventIntervalMs: 1_000,
   /** Path segments and names: longest accepted. */
   nameLengthMax: 200,
   /** Children per supervisor. */

@@ -13,7 +13,7 @@ import { limits } from './limits.js';
 import { childPath, validateName, validateNodeName, validatePath, type Envelope, type Ref } from './ref.js';
 import type { RemoteRouter } from './remote.js';
 import { createRng, type Rng } from './rng.js';
-import { deadLettersBehaviour, type DeadLetterRecord } from './dead-letters.js';
+import { DeadLetterEventGate, deadLettersBehaviour, summarizeDeadLetter } from './dead-letters.js';
 import { silentLogger, type Logger } from './log.js';
 
 /** Options for an actor system. */
@@ -74,6 +74,7 @@ export class ActorSystem implements KernelServices {
   #cellSequence = 0;
   #stopped = false;
   #counters = { messagesIn: 0, messagesOut: 0, deadLetters: 0, restarts: 0 };
+  readonly #deadLetterEvents = new DeadLetterEventGate(limits.deadLetterEventIntervalMs, limits.deadLetterEventsPerInterval);
 
   constructor(options: ActorSystemOptions = {}) {
     this.node = options.node ?? 'local';
@@ -342,16 +343,31 @@ export class ActorSystem implements KernelServices {
     }
   }
 
-  deadLetter(message: unknown, path: string, reason: string): void {
+  deadLetter(message: unknown, path: string, reason: string, from?: Ref): void {
     this.#counters.deadLetters += 1;
     const at = this.clock.now();
-    this.emit({ type: 'deadLetter', node: this.node, path, at, reason });
+    this.#emitDeadLetter(path, at, reason);
     if (path === deadLettersPath) return;
     const store = this.#cells.get(deadLettersPath);
     if (store !== undefined && store.status !== 'stopped') {
-      const record: DeadLetterRecord = { type: 'deadLetter', to: path, reason, at, message };
-      store.enqueue(record);
+      // Only a summary travels on: the body is released here, whatever its size.
+      store.enqueue(summarizeDeadLetter(message, path, reason, at, from === undefined ? undefined : `${from.node}:${from.path}`));
     }
+  }
+
+  /** A flood of dead letters must not become a flood of events to every inspector: they are coalesced. */
+  #emitDeadLetter(path: string, at: number, reason: string): void {
+    const admitted = this.#deadLetterEvents.admit(at);
+    if (admitted.verdict === 'emit') {
+      this.emit({ type: 'deadLetter', node: this.node, path, at, reason });
+      return;
+    }
+    if (!admitted.firstSuppressed) return;
+    this.clock.setTimeout(() => {
+      const nowMs = this.clock.now();
+      const count = this.#deadLetterEvents.closeInterval(nowMs);
+      if (count > 0) this.emit({ type: 'deadLetter', node: this.node, path: '*', at: nowMs, reason: 'coalesced', count });
+    }, this.#deadLetterEvents.remainingMs(at));
   }
 
   unregister(cell: Cell): void {

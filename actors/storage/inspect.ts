@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { NodeDisk, type Disk } from './disk.js';
 import { isStorageError } from './errors.js';
+import { FRAME_HEADER_BYTES, RecordType } from './frame.js';
 import { resolveStorageLimits } from './limits.js';
 import { checkSegmentOrder, parseSegmentName, scanSegment, type ScannedSegment } from './segment-scan.js';
 import { isSnapshotTemp, listSnapshots, readSnapshot } from './snapshot.js';
@@ -18,8 +19,11 @@ export interface SegmentInspection {
   readonly lastIndex: number;
   readonly records: number;
   readonly bytes: number;
-  /** `torn-tail`: ends in a partial write that the next open cuts; `corrupt`: refuses to open. */
-  readonly status: 'ok' | 'torn-tail' | 'corrupt';
+  /**
+   * `torn-tail`: ends in a partial write that the next open cuts; `corrupt`: refuses to open;
+   * `not-a-segment`: holds bytes but no valid record, and does not even start like one (overwritten).
+   */
+  readonly status: 'ok' | 'torn-tail' | 'corrupt' | 'not-a-segment';
   /** For `torn-tail` and `corrupt`: where and why. */
   readonly problem?: { readonly offset: number; readonly reason: string };
 }
@@ -42,7 +46,8 @@ export interface StorageInspection {
 /** One problem `verifyStorage` found. Errors stop the store from opening; warnings are repaired on open. */
 export interface StorageProblem {
   readonly severity: 'error' | 'warning';
-  readonly code: 'WAL_CORRUPT' | 'WAL_GAP' | 'TORN_TAIL' | 'SNAPSHOT_CORRUPT' | 'SNAPSHOT_GAP' | 'LEFTOVER_TEMP_FILE' | 'UNREADABLE';
+  readonly code:
+    | 'NOT_FOUND' | 'NOT_A_SEGMENT' | 'WAL_CORRUPT' | 'WAL_GAP' | 'TORN_TAIL' | 'SNAPSHOT_CORRUPT' | 'SNAPSHOT_GAP' | 'LEFTOVER_TEMP_FILE' | 'UNREADABLE';
   readonly message: string;
   readonly file?: string;
   readonly offset?: number;
@@ -86,15 +91,25 @@ export async function inspectStorage(directory: string, options: { disk?: Disk }
 export async function verifyStorage(directory: string, options: { disk?: Disk } = {}): Promise<StorageVerification> {
   const disk = options.disk ?? new NodeDisk();
   const problems: StorageProblem[] = [];
+  // A directory that is not there is an error, not an empty store: a mistyped path must not pass.
+  if (!(await disk.exists(directory))) {
+    problems.push({ severity: 'error', code: 'NOT_FOUND', message: `no such directory: ${directory}` });
+    return { directory, ok: false, problems, checked: { segments: 0, records: 0, snapshots: 0 } };
+  }
   let segments: SegmentInspection[] = [];
+  const walDirectory = path.join(directory, 'wal');
   try {
-    segments = await inspectSegments(disk, path.join(directory, 'wal'));
+    segments = await inspectSegments(disk, walDirectory);
+    for (const name of await strayFiles(disk, walDirectory)) {
+      problems.push({ severity: 'error', code: 'NOT_A_SEGMENT', message: 'a file in the WAL directory whose name is not a segment name', file: name });
+    }
   } catch (error) {
     problems.push({ severity: 'error', code: 'UNREADABLE', message: `cannot read the WAL: ${describe(error)}` });
   }
   for (const segment of segments) {
     if (segment.problem === undefined) continue;
-    const code = segment.status === 'torn-tail' ? 'TORN_TAIL' : segment.problem.offset === 0 && segment.problem.reason.startsWith('segment starts') ? 'WAL_GAP' : 'WAL_CORRUPT';
+    const code = segment.status === 'torn-tail' ? 'TORN_TAIL' : segment.status === 'not-a-segment' ? 'NOT_A_SEGMENT'
+      : segment.problem.offset === 0 && segment.problem.reason.startsWith('segment starts') ? 'WAL_GAP' : 'WAL_CORRUPT';
     problems.push({ severity: segment.status === 'torn-tail' ? 'warning' : 'error', code, message: segment.problem.reason, file: segment.name, offset: segment.problem.offset });
   }
   const snapshotDirectory = path.join(directory, 'snapshots');
@@ -149,11 +164,30 @@ async function inspectSegments(disk: Disk, walDirectory: string): Promise<Segmen
     }
     const base = { name: entry.name, firstIndex: entry.firstIndex, lastIndex: scan.lastIndex, records: scan.offsets.length, bytes: bytes.length };
     if (gap !== undefined) result.push({ ...base, status: 'corrupt', problem: { offset: 0, reason: gap.reason } });
-    else if (scan.tail.kind === 'torn') result.push({ ...base, status: 'torn-tail', problem: { offset: scan.tail.offset, reason: scan.tail.reason } });
+    else if (scan.tail.kind === 'torn' && scan.offsets.length === 0 && !startsLikeRecord(bytes, entry.firstIndex)) {
+      result.push({ ...base, status: 'not-a-segment', problem: { offset: 0, reason: `holds ${bytes.length} bytes but no valid record, and its first bytes are not a record header (${scan.tail.reason})` } });
+    } else if (scan.tail.kind === 'torn') result.push({ ...base, status: 'torn-tail', problem: { offset: scan.tail.offset, reason: scan.tail.reason } });
     else result.push({ ...base, status: 'ok' });
     previous = scan;
   }
   return result;
+}
+
+/**
+ * True when `bytes` begin like the header of the segment's first record (entry type, zero reserved
+ * bytes, the index the name promises): a torn first write does, an overwritten file does not.
+ */
+function startsLikeRecord(bytes: Uint8Array, firstIndex: number): boolean {
+  if (bytes.length < FRAME_HEADER_BYTES) return bytes.length > 0 && bytes.length <= 8;
+  if (bytes[8] !== RecordType.entry || bytes[9] !== 0 || bytes[10] !== 0 || bytes[11] !== 0) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.getUint32(20, true) * 0x1_0000_0000 + view.getUint32(16, true) === firstIndex;
+}
+
+/** Files in the WAL directory that are not segments (anything but segment names is foreign there). */
+async function strayFiles(disk: Disk, walDirectory: string): Promise<string[]> {
+  if (!(await disk.exists(walDirectory))) return [];
+  return (await disk.list(walDirectory)).filter((name) => parseSegmentName(name) === undefined);
 }
 
 function describe(error: unknown): string {

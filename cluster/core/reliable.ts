@@ -213,3 +213,124 @@ export function ackDue(state: InboxState): number | undefined {
   state.ackedUpTo = upTo;
   return upTo;
 }
+
+/**
+ * Receiver-side parking of reliable frames whose target mailbox was full.
+ *
+ * A reliable frame is acknowledged once the receiving node has taken responsibility for it: delivered
+ * to the mailbox, or parked here. Parking lets the reliable sequence advance past a slow actor, so
+ * one full mailbox delays that actor's messages, never the whole link (later frames to other actors
+ * are delivered and acknowledged at once). Each target keeps its own FIFO queue: while a target has
+ * parked messages, newer ones for it are parked behind them, so per-target order survives. Parked
+ * messages are retried with exponential backoff (`parkRetryMsMin` doubling to `parkRetryMsMax`), head of each
+ * queue only. The lot is bounded per sending node in messages and bytes; a frame that finds it full
+ * is `rejected`: the host dead-letters it with MAILBOX_FULL and tells the sender.
+ *
+ * Invariants: `count` and `bytes` equal the sums over every queue; no queue is empty; both stay within
+ * the settings' bounds.
+ */
+
+/** Bounds of one parking lot (per sending node). */
+export interface ParkingSettings {
+  readonly parkedMax: number;
+  readonly parkedBytesMax: number;
+  readonly parkRetryMsMin: number;
+  readonly parkRetryMsMax: number;
+}
+
+interface ParkedEntry<Payload> {
+  readonly payload: Payload;
+  readonly bytes: number;
+}
+
+interface ParkedQueue<Payload> {
+  readonly entries: Array<ParkedEntry<Payload>>;
+  attempts: number;
+  dueMs: number;
+}
+
+/** Parked reliable frames of one sending node, by target. */
+export interface ParkingState<Payload> {
+  readonly queues: Map<string, ParkedQueue<Payload>>;
+  count: number;
+  bytes: number;
+  readonly settings: ParkingSettings;
+}
+
+/** An empty parking lot. */
+export function createParking<Payload>(settings: ParkingSettings): ParkingState<Payload> {
+  return { queues: new Map(), count: 0, bytes: 0, settings };
+}
+
+/** True while `target` has parked frames: a newer frame for it must be parked behind them. */
+export function hasParked<Payload>(state: ParkingState<Payload>, target: string): boolean {
+  return state.queues.has(target);
+}
+
+/**
+ * Parks a frame the target could not take now (or that must wait behind earlier ones). Returns
+ * `parked`, or `rejected` when the lot is full in messages or bytes.
+ */
+export function park<Payload>(state: ParkingState<Payload>, input: { readonly target: string; readonly payload: Payload; readonly bytes: number; readonly nowMs: number }): 'parked' | 'rejected' {
+  const settings = state.settings;
+  if (state.count >= settings.parkedMax || state.bytes + input.bytes > settings.parkedBytesMax) return 'rejected';
+  let queue = state.queues.get(input.target);
+  if (queue === undefined) {
+    queue = { entries: [], attempts: 0, dueMs: input.nowMs + settings.parkRetryMsMin };
+    state.queues.set(input.target, queue);
+  }
+  queue.entries.push({ payload: input.payload, bytes: input.bytes });
+  state.count += 1;
+  state.bytes += input.bytes;
+  return 'parked';
+}
+
+/** The targets whose head frame is due for another delivery attempt at `nowMs`, with that frame. */
+export function dueParked<Payload>(state: ParkingState<Payload>, nowMs: number): Array<{ readonly target: string; readonly payload: Payload }> {
+  const due: Array<{ target: string; payload: Payload }> = [];
+  for (const [target, queue] of state.queues) if (queue.dueMs <= nowMs) due.push({ target, payload: queue.entries[0]!.payload });
+  return due;
+}
+
+/** The oldest parked frame of `target`, if any. */
+export function parkedHead<Payload>(state: ParkingState<Payload>, target: string): Payload | undefined {
+  return state.queues.get(target)?.entries[0]?.payload;
+}
+
+/** The earliest time a parked frame is due, or undefined when nothing is parked. */
+export function nextParkedDueMs<Payload>(state: ParkingState<Payload>): number | undefined {
+  let earliest: number | undefined;
+  for (const queue of state.queues.values()) if (earliest === undefined || queue.dueMs < earliest) earliest = queue.dueMs;
+  return earliest;
+}
+
+/** The head frame of `target` was delivered: it leaves the lot, and the next one is due at once. */
+export function parkedDelivered<Payload>(state: ParkingState<Payload>, target: string, nowMs: number): void {
+  const queue = state.queues.get(target);
+  assert(queue !== undefined, 'a delivered parked frame has a queue', { target });
+  const entry = queue.entries.shift()!;
+  state.count -= 1;
+  state.bytes -= entry.bytes;
+  queue.attempts = 0;
+  queue.dueMs = nowMs;
+  if (queue.entries.length === 0) state.queues.delete(target);
+  assert(state.count >= 0 && state.bytes >= 0, 'parking totals stay non-negative');
+}
+
+/** The head frame of `target` was refused again: its queue backs off. */
+export function parkedRefused<Payload>(state: ParkingState<Payload>, target: string, nowMs: number): void {
+  const queue = state.queues.get(target);
+  assert(queue !== undefined, 'a refused parked frame has a queue', { target });
+  queue.attempts += 1;
+  queue.dueMs = nowMs + Math.min(state.settings.parkRetryMsMax, state.settings.parkRetryMsMin * 2 ** Math.min(queue.attempts, 20));
+}
+
+/** Empties the lot (the sender was removed), returning what was parked, oldest first per target. */
+export function drainParked<Payload>(state: ParkingState<Payload>): Payload[] {
+  const payloads: Payload[] = [];
+  for (const queue of state.queues.values()) for (const entry of queue.entries) payloads.push(entry.payload);
+  state.queues.clear();
+  state.count = 0;
+  state.bytes = 0;
+  return payloads;
+}

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,30 @@ describe('troupe storage', { timeout: 120_000 }, () => {
     const result = await troupe('storage', 'verify', directory);
     expect(result.status).toBe(1);
     expect(JSON.parse(result.stdout)).toMatchObject({ ok: false });
+  });
+
+  it('verify fails (exit 1, NOT_FOUND) on a directory that does not exist', async () => {
+    const result = await troupe('storage', 'verify', join(tmpdir(), `troupe-missing-${process.pid}-${Date.now()}`));
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, problems: [expect.objectContaining({ code: 'NOT_FOUND', severity: 'error' })] });
+  });
+
+  it('verify fails (exit 1, NOT_A_SEGMENT) on a segment overwritten with random bytes', async () => {
+    const directory = await populated(25);
+    const walDirectory = join(directory, 'wal');
+    const segment = join(walDirectory, readdirSync(walDirectory).find((name) => name.endsWith('.wal'))!);
+    writeFileSync(segment, randomBytes(readFileSync(segment).length));
+    const result = await troupe('storage', 'verify', directory);
+    expect(result.status, result.stdout).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, problems: expect.arrayContaining([expect.objectContaining({ code: 'NOT_A_SEGMENT', severity: 'error' })]) });
+  });
+
+  it('verify fails (exit 1, NOT_A_SEGMENT) on a file in the WAL directory that is not a segment', async () => {
+    const directory = await populated(3);
+    writeFileSync(join(directory, 'wal', 'notes.txt'), 'not a segment');
+    const result = await troupe('storage', 'verify', directory);
+    expect(result.status).toBe(1);
+    expect(JSON.parse(result.stdout).problems).toContainEqual(expect.objectContaining({ code: 'NOT_A_SEGMENT', file: 'notes.txt' }));
   });
 
   it('refuses a bad subcommand with usage and exit 2', async () => {

@@ -74,7 +74,7 @@ describe('heartbeats and bulk data', () => {
       limits: { messageBytesMax: settings.frameBytesMax, framesPerMessageMax: 100_000, messagesPerSecond: 1e6, bytesPerSecond: 1e12, errorsMax: 10, errorWindowMs: 1_000, idleMs: undefined },
     });
     const host: PeerHost = {
-      codec, clock, settings, deliverStream: () => 'done', control: () => {}, heartbeat: () => {}, abandoned: () => {}, problem: () => {},
+      codec, clock, settings, deliverStream: () => 'done', control: () => {}, heartbeat: () => {}, abandoned: () => {}, rejectedInbound: () => {}, problem: () => {},
     };
     const peer = new Peer('remote', undefined, host);
     peer.attach(socket, 1, false, () => {});

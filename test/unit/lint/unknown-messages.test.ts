@@ -17,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultChunking, defaultDocumentLimits, hashingEmbedder, initialState, partitionWorker, searchActor, type PipelineStore } from '../../../actors/pipeline/index.js';
 import { raftReplica } from '../../../actors/raft/index.js';
 import { storageBehaviour } from '../../../actors/storage/index.js';
-import { counterBehaviour, echoBehaviour, flakyBehaviour, producerBehaviour, sinkBehaviour, watcherBehaviour } from '../../../cluster/demo.js';
+import { counterBehaviour, echoBehaviour, flakyBehaviour, producerBehaviour, sinkBehaviour, slowSinkBehaviour, watcherBehaviour } from '../../../cluster/demo.js';
 import { behaviour, type ActorContext, type AnyBehaviour, type Ref, type TreeSnapshot } from '../../../runtime/index.js';
 import { deadLettersBehaviour } from '../../../runtime/dead-letters.js';
 import { createNode, type TroupeNode } from '../../../supervisors/index.js';
@@ -96,6 +96,12 @@ const rows: Row[] = [
   {
     id: 'cluster/demo.ts sink',
     build: () => ({ behaviour: sinkBehaviour }),
+    legitimate: { message: { type: 'count' }, expect: (reply) => expect(reply).toBe(0) },
+    fingerprint: true,
+  },
+  {
+    id: 'cluster/demo.ts slowSink',
+    build: () => ({ behaviour: slowSinkBehaviour }),
     legitimate: { message: { type: 'count' }, expect: (reply) => expect(reply).toBe(0) },
     fingerprint: true,
   },
@@ -280,6 +286,6 @@ describe('the table of behaviours', () => {
   it('finds a behaviour by its receive member, so an unlisted one would fail the check above', () => {
     const found: string[] = [];
     scanFile(join(repositoryRoot, 'cluster', 'demo.ts'), found);
-    expect(found.sort()).toEqual(['counter', 'echo', 'flaky', 'producer', 'sink', 'watcher'].map((name) => `cluster/demo.ts ${name}`));
+    expect(found.sort()).toEqual(['counter', 'echo', 'flaky', 'producer', 'sink', 'slowSink', 'watcher'].map((name) => `cluster/demo.ts ${name}`));
   });
 });

@@ -91,8 +91,8 @@ describe('tell and ask', () => {
     const before = system.deadLetters().count;
     system.tell({ node: 'n1', path: '/nobody' }, { type: 'add', value: 7 });
     expect(system.deadLetters().count).toBe(before + 1);
-    const letters = await system.ask<{ recent: Array<{ to: string; reason: string; message: unknown }> }>(system.deadLetters().ref, { type: 'deadLetters.list' });
-    expect(letters.recent.at(-1)).toMatchObject({ to: '/nobody', reason: 'noSuchActor', message: { type: 'add', value: 7 } });
+    const letters = await system.ask<{ recent: Array<{ to: string; reason: string; messageType: string; preview: string }> }>(system.deadLetters().ref, { type: 'deadLetters.list' });
+    expect(letters.recent.at(-1)).toMatchObject({ to: '/nobody', reason: 'noSuchActor', messageType: 'add', preview: '{"type":"add","value":7}' });
   });
 
   it('refuses asks with a bad timeout as INVALID_ARGUMENT', async () => {
