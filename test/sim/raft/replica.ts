@@ -131,6 +131,8 @@ export class SimReplica {
     if (!this.up || this.#syncing !== null || !this.node.hasReady()) return;
     const ready = this.node.ready();
     this.#world.invariants.readyTaken(this, ready);
+    // Thesis 10.2.1: the leader's own traffic goes out while its disk write is still in flight.
+    for (const message of ready.leaderMessages) this.#world.send(message);
     this.disk.write({ snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState });
     this.#syncing = ready;
     this.#world.scheduleSync(this.id, this.incarnation);
