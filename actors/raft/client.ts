@@ -54,6 +54,8 @@ export interface RaftKvClientOptions {
   readonly record?: (operation: KvOperationRecord) => void;
   /** Time source for records and deadlines (default performance.now). */
   readonly now?: () => number;
+  /** Waits `ms` on the same timeline as `now` (default: a real timer); the simulation passes simulated time. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** How a get or scan is served: ReadIndex (default) or through the log. */
@@ -76,7 +78,7 @@ export class RaftKvClient {
     this.clientId = options.clientId;
     this.#sequence = options.sequenceStart ?? 0;
     this.#options = {
-      attemptTimeoutMs: 2_000, giveUpMs: 30_000, retryDelayMs: 20, retryDelayMsMax: 500, now: () => performance.now(), ...options,
+      attemptTimeoutMs: 2_000, giveUpMs: 30_000, retryDelayMs: 20, retryDelayMsMax: 500, now: () => performance.now(), sleep, ...options,
     };
   }
 
@@ -172,7 +174,7 @@ export class RaftKvClient {
 
   /** Backs off before the next attempt, doubling from `retryDelayMs` up to `retryDelayMsMax`. */
   #pause(refusals: number): Promise<void> {
-    return sleep(Math.min(this.#options.retryDelayMsMax, this.#options.retryDelayMs * 2 ** Math.min(refusals - 1, 10)));
+    return this.#options.sleep(Math.min(this.#options.retryDelayMsMax, this.#options.retryDelayMs * 2 ** Math.min(refusals - 1, 10)));
   }
 
   #target(): NodeId {
