@@ -144,7 +144,11 @@ export class RaftKvClient {
         await this.#pause(refusals);
         continue;
       }
-      if (reply.ok !== false) return reply;
+      if (reply.ok !== false) {
+        // Keep the replica that answered: the first one tried is usually the leader (replicas in order).
+        this.#leader ??= target;
+        return reply;
+      }
       switch (reply.code) {
         case 'NOT_LEADER':
           // Follow a hint at once, but not around a loop of stale hints.

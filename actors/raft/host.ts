@@ -237,16 +237,22 @@ export class ReplicaHost {
     if (ready.softState !== null) this.requests.softState(ready.softState.role, ready.softState.leader);
     this.#send(ready.leaderMessages);
     this.#background(async () => {
-      await this.log.persist({ snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState });
-      if (this.#stopped) return;
-      this.#send(ready.messages);
-      const applied = await this.kv.run(async () => {
+      // Committed entries that earlier Readies already made durable here apply while this one is written
+      // (a crash then leaves the applied index within the durable log); others wait for the write.
+      const apply = (): Promise<AppliedEntry[]> => this.kv.run(async () => {
         if (ready.snapshot !== null) {
           const index = ready.snapshot.meta.index;
           await this.machine.restore(this.log.disk, this.log.snapshotPath(index), index);
         }
         return this.machine.apply(ready.committedEntries);
       });
+      const early = appliesBeforePersist(ready) ? apply() : null;
+      // Awaited below; a failure of it fails this job like any other.
+      early?.catch(() => undefined);
+      await this.log.persist({ snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState });
+      if (this.#stopped) return;
+      this.#send(ready.messages);
+      const applied = await (early ?? apply());
       this.#signal({ type: 'readyDone', applied });
     });
   }
@@ -326,4 +332,15 @@ export class ReplicaHost {
     const { voters, learners } = this.node.status().membership;
     return voters.includes(id) || learners.includes(id);
   }
+}
+
+/**
+ * Whether a Ready's committed entries may be applied while its writes are still going to disk: no
+ * snapshot to install first, and every committed entry below the first entry this Ready writes (so
+ * an earlier Ready made it durable, and a crash cannot leave the machine ahead of the log).
+ */
+export function appliesBeforePersist(ready: Ready): boolean {
+  if (ready.snapshot !== null || ready.committedEntries.length === 0) return false;
+  const firstWritten = ready.entries[0]?.index ?? Infinity;
+  return ready.committedEntries[ready.committedEntries.length - 1]!.index < firstWritten;
 }

@@ -5,6 +5,10 @@
  * old process's read, with the commit index from before a later write. The new process must not
  * receive that index for its own read. With read ids unique per start it does not; with ids that
  * repeat across starts (a counter from 0), the same run serves a stale value.
+ *
+ * The leader's parallel write (Raft thesis 10.2.1): its AppendEntries reach the followers while its own
+ * fsync is still in flight, and the write is answered only after a quorum, the leader's durable copy
+ * or two followers', holds it.
  */
 import { describe, expect, it } from 'vitest';
 import { RaftKvClient } from '../../../actors/raft/client.js';
@@ -14,11 +18,11 @@ import { World } from './host-world.js';
 const ids: readonly NodeId[] = ['n1', 'n2', 'n3'];
 const peers = Object.fromEntries(ids.map((id) => [id, { node: id, path: '/raft' }]));
 
-function calmWorld(nonce?: (id: NodeId, incarnation: number) => string): World {
+function calmWorld(nonce?: (id: NodeId, incarnation: number) => string, syncDelayMsMax = 1): World {
   const world = new World({
     seed: 11,
     nodeIds: ids,
-    weather: { delayMsMax: 2, longDelayRate: 0, dropRate: 0, duplicateRate: 0, syncDelayMsMax: 1 },
+    weather: { delayMsMax: 2, longDelayRate: 0, dropRate: 0, duplicateRate: 0, syncDelayMsMax },
     // No check-quorum: the leader keeps leading while the test withholds heartbeat answers.
     hostOptions: (id) => ({ id, peers, directory: `/data/${id}`, raft: { electionTicks: 10, heartbeatTicks: 1, checkQuorum: false }, requestTimeoutMs: 10_000, pendingRequestsMax: 100 }),
     observe: () => undefined,
@@ -88,5 +92,25 @@ describe('raft host simulation: a follower restarted mid-read', () => {
   it('with read ids that repeat across starts, the same schedule serves the stale value (the hazard)', async () => {
     const answer = await restartFollowerMidRead(calmWorld(() => 'repeats'));
     expect(answer).toEqual({ ok: true, type: 'get', value: 'before' });
+  });
+});
+
+describe('raft host simulation: the leader writes in parallel with replication (thesis 10.2.1)', () => {
+  it('AppendEntries carrying a new entry reach a follower before the leader\'s own sync completes', async () => {
+    const world = calmWorld(undefined, 200);
+    await until(world, () => leaderOf(world) !== null && [...world.nodes.values()].every((node) => node.host?.node.status().leader === leaderOf(world)), 'a leader known to all');
+    const leader = leaderOf(world)!;
+    const leaderDisk = world.nodes.get(leader)!.disk;
+    const seen: boolean[] = [];
+    world.filter = (message) => {
+      if (message.type === 'raft.append' && message.from === leader && message.entries.some((entry) => entry.type === 'normal' && entry.data.byteLength > 0)) seen.push(leaderDisk.heldSyncs() > 0);
+      return true;
+    };
+    const client = new RaftKvClient({ clientId: 'w', replicas: [leader], transport: world.clientTransport(), now: () => world.now, sleep: (ms) => world.sleep(ms), attemptTimeoutMs: 5_000 });
+    let outcome: unknown;
+    void client.put('k', 'v').then((result) => { outcome = result; });
+    await until(world, () => outcome !== undefined, 'the write');
+    expect(outcome).toEqual({ ok: true, type: 'put' });
+    expect(seen[0]).toBe(true);
   });
 });
