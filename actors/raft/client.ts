@@ -54,6 +54,8 @@ export interface RaftKvClientOptions {
   readonly record?: (operation: KvOperationRecord) => void;
   /** Time source for records and deadlines (default performance.now). */
   readonly now?: () => number;
+  /** Waits `ms` on the same timeline as `now` (default: a real timer); the simulation passes simulated time. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** How a get or scan is served: ReadIndex (default) or through the log. */
@@ -76,7 +78,7 @@ export class RaftKvClient {
     this.clientId = options.clientId;
     this.#sequence = options.sequenceStart ?? 0;
     this.#options = {
-      attemptTimeoutMs: 2_000, giveUpMs: 30_000, retryDelayMs: 20, retryDelayMsMax: 500, now: () => performance.now(), ...options,
+      attemptTimeoutMs: 2_000, giveUpMs: 30_000, retryDelayMs: 20, retryDelayMsMax: 500, now: () => performance.now(), sleep, ...options,
     };
   }
 
@@ -142,7 +144,11 @@ export class RaftKvClient {
         await this.#pause(refusals);
         continue;
       }
-      if (reply.ok !== false) return reply;
+      if (reply.ok !== false) {
+        // Keep the replica that answered: the first one tried is usually the leader (replicas in order).
+        this.#leader ??= target;
+        return reply;
+      }
       switch (reply.code) {
         case 'NOT_LEADER':
           // Follow a hint at once, but not around a loop of stale hints.
@@ -172,7 +178,7 @@ export class RaftKvClient {
 
   /** Backs off before the next attempt, doubling from `retryDelayMs` up to `retryDelayMsMax`. */
   #pause(refusals: number): Promise<void> {
-    return sleep(Math.min(this.#options.retryDelayMsMax, this.#options.retryDelayMs * 2 ** Math.min(refusals - 1, 10)));
+    return this.#options.sleep(Math.min(this.#options.retryDelayMsMax, this.#options.retryDelayMs * 2 ** Math.min(refusals - 1, 10)));
   }
 
   #target(): NodeId {

@@ -4,7 +4,7 @@
  * replica actor that hosts the core on the storage engine (WAL + LevelDB), the replicated KV service
  * protocol and its client, and what the CLI and metrics need.
  */
-export { RaftNode, type Ready } from './core/node.js';
+export { RaftNode, type Ready, type SoftState } from './core/node.js';
 export { validateConfig, validateMembership, raftDefaults, type RaftConfig, type RaftConfigInput } from './core/config.js';
 export { entryBytes } from './core/log.js';
 export { applyChange, invalidChangeReason, isLearner, isVoter, members } from './core/membership.js';
@@ -64,6 +64,8 @@ export { decodeKvRequest, decodeKvSnapshot, encodeKvRequest, encodeKvSnapshot } 
 // The replica actor, its durable log and state machine, the KV service protocol, the client, and
 // what the CLI and metrics need.
 export { raftReplica, replicaMetrics, type RaftReplicaOptions, type RaftReplicaState } from './actor.js';
+export { ReplicaHost, type HostEnvironment, type HostEvent, type HostOptions, type ReplicaMachine, type ReplicaTransport } from './host.js';
+export { RequestTable, type AppliedRequest, type RequestAnswer, type RequestTableOptions, type RequestToken } from './core/requests.js';
 export { DurableLog, RaftLogCorruptError, type DurableLogOptions, type LogWrite, type RecoveredLog } from './durable-log.js';
 export { DurableKvMachine, type AppliedEntry } from './kv-machine.js';
 export {

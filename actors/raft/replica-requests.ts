@@ -1,17 +1,16 @@
 /**
- * The client side of a replica: KV requests proposed to the log and the clients waiting for them to
- * apply, linearizable reads waiting for ReadIndex and then for the state machine, operator requests,
- * membership changes waiting for their entry to commit, and the deadlines that turn a wait into a
- * TIMEOUT answer (outcome unknown, never "not applied").
- *
- * Waiting requests are bounded (`pendingRequestsMax`, BUSY beyond it). A client has one request
- * outstanding, so writes wait by client id; a newer sequence from the same client replaces (and
- * answers TIMEOUT to) an older one still waiting.
+ * The client side of a replica host, as a shell over the pure request table (core/requests.ts): it
+ * parses service requests, proposes writes and membership changes and starts ReadIndex reads through
+ * the core, keeps each waiting request's reply channel under a token, and carries out the answers the
+ * table decides (TIMEOUT, NOT_LEADER, results, serving confirmed reads). It makes no decision of its own
+ * about who is answered what, or when.
  */
-import type { ActorContext, Ref } from '../../runtime/index.js';
-import type { KvResult } from './core/kv-state-machine.js';
+import type { Ref } from '../../runtime/index.js';
+import type { KvCommand, KvResult } from './core/kv-state-machine.js';
 import type { RaftNode } from './core/node.js';
-import type { Entry, MembershipChange, NodeId, ReadState, Refusal } from './core/types.js';
+import { RequestTable, type RequestAnswer, type RequestToken } from './core/requests.js';
+import type { Entry, NodeId, ReadState, Refusal, Role } from './core/types.js';
+import type { ReplicaHost } from './host.js';
 import { encodeKvRequest } from './kv-codec.js';
 import type { AppliedEntry } from './kv-machine.js';
 import {
@@ -19,272 +18,200 @@ import {
   parseServiceRequest,
   type KvReadRequest,
   type KvRefusal,
-  type KvReply,
   type KvWriteRequest,
   type MembershipChangeRequest,
   type MembershipReply,
   type PeerMetrics,
   type RaftMetrics,
 } from './kv-service.js';
-import type { RaftReplicaState } from './actor.js';
 
-type Reply = (value: unknown) => void;
+/** Answers one request (the actor's replier, or the simulation's network). */
+export type Reply = (value: unknown) => void;
 
-interface WriteWaiter {
-  readonly sequence: number;
-  readonly reply: Reply;
-  readonly deadlineMs: number;
-}
-
-interface ReadWaiter {
-  readonly command: KvReadRequest['command'];
-  readonly reply: Reply;
-  readonly deadlineMs: number;
-  /** The index the read must see, once ReadIndex confirmed it. */
-  index: number | null;
-}
-
-/** A membership change appended at a known index and term, waiting to commit. */
-interface ChangeWaiter {
-  readonly term: number;
-  readonly change: MembershipChange;
-  readonly reply: Reply;
-  readonly deadlineMs: number;
-}
+type ReadCommand = KvReadRequest['command'];
+type Answer = RequestAnswer<ReadCommand, KvResult>;
 
 const timeout: KvRefusal = { ok: false, code: 'TIMEOUT' };
+const busy: KvRefusal = { ok: false, code: 'BUSY', reason: 'pendingRequests' };
+
+/** Options of the request shell. */
+export interface ReplicaRequestsOptions {
+  readonly id: NodeId;
+  readonly nonce: string;
+  readonly requestTimeoutMs: number;
+  readonly pendingRequestsMax: number;
+}
 
 /** The clients waiting at one replica. */
 export class ReplicaRequests {
+  readonly #host: ReplicaHost;
   readonly #requestTimeoutMs: number;
-  readonly #pendingMax: number;
-  readonly #writes = new Map<string, WriteWaiter>();
-  readonly #reads = new Map<string, ReadWaiter>();
-  /** Membership changes by the index of their entry. */
-  readonly #changes = new Map<number, ChangeWaiter>();
-  #readCounter = 0;
-  #wasLeader = false;
+  readonly #table: RequestTable<ReadCommand, KvResult>;
+  readonly #replies = new Map<RequestToken, Reply>();
+  #nextToken = 1;
 
-  /** The replica's peers map (shared with it, so refs it learns are seen here). */
-  readonly #peers: Readonly<Record<NodeId, Ref>>;
-
-  constructor(options: { readonly requestTimeoutMs: number; readonly pendingRequestsMax: number; readonly peers: Readonly<Record<NodeId, Ref>> }) {
+  constructor(host: ReplicaHost, options: ReplicaRequestsOptions) {
+    this.#host = host;
     this.#requestTimeoutMs = options.requestTimeoutMs;
-    this.#pendingMax = options.pendingRequestsMax;
-    this.#peers = options.peers;
+    this.#table = new RequestTable({ id: options.id, nonce: options.nonce, pendingMax: options.pendingRequestsMax });
   }
 
-  get pendingWrites(): number { return this.#writes.size; }
-  get pendingReads(): number { return this.#reads.size; }
-  get pendingChanges(): number { return this.#changes.size; }
-
-  get #pending(): number { return this.#writes.size + this.#reads.size + this.#changes.size; }
+  get pendingWrites(): number { return this.#table.pendingWrites; }
+  get pendingReads(): number { return this.#table.pendingReads; }
+  get pendingChanges(): number { return this.#table.pendingChanges; }
 
   /** Handles a client or operator message; returns false when it is not one. */
-  handle(state: RaftReplicaState, message: unknown, ctx: ActorContext<unknown>): boolean {
-    const parsed = parseServiceRequest(message, state.machine.limits);
+  handle(message: unknown, reply: Reply, nowMs: number): boolean {
+    const host = this.#host;
+    const parsed = parseServiceRequest(message, host.machine.limits);
     if (parsed === null) return false;
     if (!parsed.ok) {
-      ctx.reply({ ok: false, code: 'INVALID_REQUEST', reason: parsed.reason } satisfies KvRefusal);
+      reply({ ok: false, code: 'INVALID_REQUEST', reason: parsed.reason } satisfies KvRefusal);
       return true;
     }
     const request = parsed.request;
+    const deadlineMs = nowMs + ('timeoutMs' in request && request.timeoutMs !== undefined ? request.timeoutMs : this.#requestTimeoutMs);
     switch (request.type) {
-      case 'kv.request': this.#write(state, request, ctx); break;
-      case 'kv.read': this.#read(state, request, ctx); break;
-      case 'raft.status': ctx.reply(metricsOf(state.node, this)); break;
-      case 'raft.digest': {
-        const reply = ctx.replier();
-        state.kv.run(() => state.machine.digest()).then((digest) => reply({ ok: true, ...digest }), (error: unknown) => reply({ ok: false, code: 'UNAVAILABLE', reason: String(error) }));
+      case 'kv.request': this.#write(request, reply, deadlineMs); break;
+      case 'kv.read': this.#read(request, reply, deadlineMs); break;
+      case 'raft.status': reply(metricsOf(host.node, this)); break;
+      case 'raft.digest':
+        host.runRead(() => host.machine.digest()).then((digest) => reply({ ok: true, ...digest }), (error: unknown) => reply({ ok: false, code: 'UNAVAILABLE', reason: String(error) }));
         break;
-      }
-      case 'raft.transferLeader': ctx.reply(state.node.transferLeadership(request.target)); break;
-      case 'raft.changeMembership': this.#changeMembership(state, request, ctx); break;
+      case 'raft.transferLeader': reply(host.node.transferLeadership(request.target)); break;
+      case 'raft.changeMembership': this.#changeMembership(request, reply, deadlineMs); break;
     }
     return true;
   }
 
-  #write(state: RaftReplicaState, request: KvWriteRequest, ctx: ActorContext<unknown>): void {
-    const existing = this.#writes.get(request.clientId);
-    if (existing === undefined && this.#pending >= this.#pendingMax) {
-      ctx.reply({ ok: false, code: 'BUSY', reason: 'pendingRequests' } satisfies KvRefusal);
-      return;
-    }
-    const result = state.node.propose(encodeKvRequest({ clientId: request.clientId, sequence: request.sequence, command: request.command }));
-    if (!result.ok) {
-      ctx.reply(refusal(state, result));
-      return;
-    }
-    if (existing !== undefined && existing.sequence !== request.sequence) existing.reply(timeout);
-    this.#writes.set(request.clientId, { sequence: request.sequence, reply: ctx.replier(), deadlineMs: ctx.clock.now() + (request.timeoutMs ?? this.#requestTimeoutMs) });
+  #token(reply: Reply): RequestToken {
+    const token = this.#nextToken++;
+    this.#replies.set(token, reply);
+    return token;
   }
 
-  #read(state: RaftReplicaState, request: KvReadRequest, ctx: ActorContext<unknown>): void {
-    if (this.#pending >= this.#pendingMax) {
-      ctx.reply({ ok: false, code: 'BUSY', reason: 'pendingRequests' } satisfies KvRefusal);
-      return;
-    }
-    this.#readCounter += 1;
-    const context = `${state.options.id}/${state.incarnation}/${this.#readCounter}`;
-    const result = state.node.readIndex(context);
-    if (!result.ok) {
-      ctx.reply(refusal(state, result));
-      return;
-    }
-    this.#reads.set(context, { command: request.command, reply: ctx.replier(), deadlineMs: ctx.clock.now() + (request.timeoutMs ?? this.#requestTimeoutMs), index: null });
+  #write(request: KvWriteRequest, reply: Reply, deadlineMs: number): void {
+    if (!this.#table.admits(request.clientId)) return reply(busy);
+    const result = this.#host.node.propose(encodeKvRequest({ clientId: request.clientId, sequence: request.sequence, command: request.command }));
+    if (!result.ok) return reply(this.#refusal(result));
+    this.#carryOut(this.#table.write({ clientId: request.clientId, sequence: request.sequence, token: this.#token(reply), deadlineMs }));
+  }
+
+  #read(request: KvReadRequest, reply: Reply, deadlineMs: number): void {
+    if (!this.#table.admits()) return reply(busy);
+    const readId = this.#table.nextReadId();
+    const result = this.#host.node.readIndex(readId);
+    if (!result.ok) return reply(this.#refusal(result));
+    this.#table.read({ readId, command: request.command, token: this.#token(reply), deadlineMs });
   }
 
   /**
    * Proposes a membership change through the core and waits for its entry to commit. An added node's
    * ref goes into the peers map once its entry is appended: the leader starts replicating to it at once.
    */
-  #changeMembership(state: RaftReplicaState, request: MembershipChangeRequest, ctx: ActorContext<unknown>): void {
-    if (this.#pending >= this.#pendingMax) {
-      ctx.reply({ ok: false, code: 'BUSY', reason: 'pendingRequests' } satisfies KvRefusal);
-      return;
-    }
+  #changeMembership(request: MembershipChangeRequest, reply: Reply, deadlineMs: number): void {
+    if (!this.#table.admits()) return reply(busy);
+    const host = this.#host;
     const { change } = request;
-    const result = state.node.proposeMembership(change);
-    if (!result.ok) {
-      ctx.reply(membershipRefusal(state, result));
-      return;
-    }
+    const result = host.node.proposeMembership(change);
+    if (!result.ok) return reply(this.#membershipRefusal(result));
     // proposeMembership never forwards: only the leader appends a change.
-    if (result.status !== 'appended') {
-      ctx.reply(notLeader(state, result.leader));
-      return;
-    }
+    if (result.status !== 'appended') return reply(this.notLeader(result.leader));
     if (change.type === 'addLearner') {
-      state.peers[change.node] = request.peerRef ?? state.peers[change.node] ?? { node: change.node, path: defaultReplicaPath };
+      host.peers[change.node] = request.peerRef ?? host.peers[change.node] ?? { node: change.node, path: defaultReplicaPath };
     }
-    this.#changes.set(result.index, { term: result.term, change, reply: ctx.replier(), deadlineMs: ctx.clock.now() + (request.timeoutMs ?? this.#requestTimeoutMs) });
+    this.#table.change({ index: result.index, term: result.term, change, token: this.#token(reply), deadlineMs });
   }
 
-  /** Answers the changes whose entries just committed (the entry at their index is the one appended, same term). */
-  changesCommitted(entries: readonly Entry[], state: RaftReplicaState): void {
-    if (this.#changes.size === 0) return;
-    for (const entry of entries) {
-      const waiter = this.#changes.get(entry.index);
-      if (waiter === undefined) continue;
-      this.#changes.delete(entry.index);
-      // Another leader's entry took this index: the change was lost, which TIMEOUT (unknown) covers.
-      if (entry.type !== 'membership' || entry.term !== waiter.term) waiter.reply(timeout);
-      else waiter.reply({ ok: true, type: 'membership', change: waiter.change, index: entry.index, membership: state.node.status().membership } satisfies MembershipReply);
-    }
+  /** The role and leader from the latest Ready's soft state. */
+  softState(role: Role, leader: NodeId | null): void {
+    this.#carryOut(this.#table.softState(role, leader));
   }
 
   /** Answers the clients whose requests just applied (a retry answered from the session included). */
   applied(entries: readonly AppliedEntry[]): void {
-    for (const entry of entries) {
-      if (entry.request === null || entry.applied === null) continue;
-      const waiter = this.#writes.get(entry.request.clientId);
-      if (waiter === undefined || waiter.sequence !== entry.request.sequence) continue;
-      this.#writes.delete(entry.request.clientId);
-      waiter.reply(entry.applied.result satisfies KvResult);
-    }
+    this.#carryOut(this.#table.applied(entries.map((entry) => ({
+      index: entry.index,
+      clientId: entry.request?.clientId ?? null,
+      sequence: entry.request?.sequence ?? 0,
+      result: entry.applied?.result ?? null,
+    }))));
   }
 
-  /** ReadIndex confirmed these reads: each may be served once the state machine reaches its index. */
+  /** Answers the membership changes whose entries just committed. */
+  committed(entries: readonly Entry[]): void {
+    this.#carryOut(this.#table.committed(entries));
+  }
+
+  /** ReadIndex confirmed these reads. */
   readsConfirmed(states: readonly ReadState[]): void {
-    for (const confirmed of states) {
-      const waiter = this.#reads.get(confirmed.context);
-      if (waiter !== undefined) waiter.index = confirmed.index;
-    }
+    this.#table.readsConfirmed(states);
   }
 
-  /** Serves every confirmed read whose index the state machine has reached; a failed read goes to `fail`. */
-  serveReads(state: RaftReplicaState, fail: (error: unknown) => void): void {
-    for (const [context, waiter] of this.#reads) {
-      if (waiter.index === null || waiter.index > state.machine.appliedIndex) continue;
-      this.#reads.delete(context);
-      state.kv.run(() => state.machine.read(waiter.command)).then(
-        (result) => waiter.reply(result),
-        (error: unknown) => {
-          waiter.reply(timeout);
-          fail(error);
-        },
-      );
-    }
-  }
-
-  /**
-   * This replica is not (or no longer) the leader. Reads it was confirming will never be confirmed
-   * here: they are refused NOT_LEADER (a read has no effect, so that is exact). Writes it appended
-   * may or may not commit under the next leader: they are answered TIMEOUT, so their clients retry
-   * with the same sequence number at once.
-   */
-  leadershipLost(leader: NodeId | null): void {
-    if (!this.#wasLeader) return;
-    this.#wasLeader = false;
-    for (const [context, waiter] of this.#reads) {
-      if (waiter.index !== null) continue;
-      this.#reads.delete(context);
-      waiter.reply({ ok: false, code: 'NOT_LEADER', leaderHint: leader, leaderRef: leader === null ? null : this.#peers[leader] ?? null } satisfies KvRefusal);
-    }
-    for (const waiter of this.#writes.values()) waiter.reply(timeout);
-    this.#writes.clear();
-    for (const waiter of this.#changes.values()) waiter.reply(timeout);
-    this.#changes.clear();
-  }
-
-  /** Records that this replica leads (so that losing it later is noticed). */
-  leading(): void {
-    this.#wasLeader = true;
+  /** Serves every confirmed read whose index the state machine has reached. */
+  serveReads(): void {
+    this.#carryOut(this.#table.servable(this.#host.machine.appliedIndex));
   }
 
   /** Answers TIMEOUT to every request past its deadline. */
   expire(nowMs: number): void {
-    for (const [clientId, waiter] of this.#writes) {
-      if (waiter.deadlineMs > nowMs) continue;
-      this.#writes.delete(clientId);
-      waiter.reply(timeout);
-    }
-    for (const [context, waiter] of this.#reads) {
-      if (waiter.deadlineMs > nowMs) continue;
-      this.#reads.delete(context);
-      waiter.reply(timeout);
-    }
-    for (const [index, waiter] of this.#changes) {
-      if (waiter.deadlineMs > nowMs) continue;
-      this.#changes.delete(index);
-      waiter.reply(timeout);
-    }
+    this.#carryOut(this.#table.expire(nowMs));
   }
 
-  /** The incarnation ends: every waiting client learns that its outcome is unknown. */
+  /** This start of the replica ends: every waiting client learns that its outcome is unknown. */
   failAll(): void {
-    for (const waiter of this.#writes.values()) waiter.reply(timeout);
-    for (const waiter of this.#reads.values()) waiter.reply(timeout);
-    for (const waiter of this.#changes.values()) waiter.reply(timeout);
-    this.#writes.clear();
-    this.#reads.clear();
-    this.#changes.clear();
+    this.#carryOut(this.#table.failAll());
   }
-}
 
-/** Maps a core refusal to the service's reply. */
-function refusal(state: RaftReplicaState, result: Refusal): KvRefusal {
-  switch (result.code) {
-    case 'NOT_LEADER': return notLeader(state, result.leaderHint);
-    case 'BUSY': return { ok: false, code: 'BUSY', reason: result.reason };
-    case 'TOO_LARGE': return { ok: false, code: 'TOO_LARGE', bytes: result.bytes, bytesMax: result.bytesMax };
-    default: return { ok: false, code: 'BUSY', reason: result.code };
+  #carryOut(answers: readonly Answer[]): void {
+    for (const answer of answers) {
+      const reply = this.#replies.get(answer.token);
+      if (reply === undefined) continue;
+      this.#replies.delete(answer.token);
+      this.#answer(answer, reply);
+    }
   }
-}
 
-/** Maps a core refusal of a membership change: its own refusals pass through typed, the rest as for writes. */
-function membershipRefusal(state: RaftReplicaState, result: Refusal): MembershipReply {
-  switch (result.code) {
-    case 'MEMBERSHIP_CHANGE_PENDING': return { ok: false, code: result.code };
-    case 'LEARNER_NOT_CAUGHT_UP': return { ok: false, code: result.code, match: result.match, required: result.required };
-    case 'INVALID_MEMBERSHIP_CHANGE': return { ok: false, code: result.code, reason: result.reason };
-    default: return refusal(state, result);
+  #answer(answer: Answer, reply: Reply): void {
+    const host = this.#host;
+    switch (answer.type) {
+      case 'timeout': return reply(timeout);
+      case 'notLeader': return reply(this.notLeader(answer.leader));
+      case 'result': return reply(answer.result);
+      case 'changeCommitted':
+        return reply({ ok: true, type: 'membership', change: answer.change, index: answer.index, membership: host.node.status().membership } satisfies MembershipReply);
+      case 'serveRead':
+        // A failed read stops the replica (runRead); its client learns only that the outcome is unknown.
+        host.runRead(() => host.machine.read(answer.command)).then(reply, () => reply(timeout));
+        return;
+    }
   }
-}
 
-/** The refusal for a request this replica cannot take because it does not know the leader. */
-export function notLeader(state: RaftReplicaState, leaderHint: NodeId | null): KvRefusal {
-  return { ok: false, code: 'NOT_LEADER', leaderHint, leaderRef: leaderHint === null ? null : state.peers[leaderHint] ?? null };
+  /** Maps a core refusal to the service's reply. */
+  #refusal(result: Refusal): KvRefusal {
+    switch (result.code) {
+      case 'NOT_LEADER': return this.notLeader(result.leaderHint);
+      case 'BUSY': return { ok: false, code: 'BUSY', reason: result.reason };
+      case 'TOO_LARGE': return { ok: false, code: 'TOO_LARGE', bytes: result.bytes, bytesMax: result.bytesMax };
+      default: return { ok: false, code: 'BUSY', reason: result.code };
+    }
+  }
+
+  /** Maps a core refusal of a membership change: its own refusals pass through typed, the rest as for writes. */
+  #membershipRefusal(result: Refusal): MembershipReply {
+    switch (result.code) {
+      case 'MEMBERSHIP_CHANGE_PENDING': return { ok: false, code: result.code };
+      case 'LEARNER_NOT_CAUGHT_UP': return { ok: false, code: result.code, match: result.match, required: result.required };
+      case 'INVALID_MEMBERSHIP_CHANGE': return { ok: false, code: result.code, reason: result.reason };
+      default: return this.#refusal(result);
+    }
+  }
+
+  /** The refusal for a request this replica cannot take because it does not lead. */
+  notLeader(leaderHint: NodeId | null): KvRefusal {
+    const leaderRef: Ref | null = leaderHint === null ? null : this.#host.peers[leaderHint] ?? null;
+    return { ok: false, code: 'NOT_LEADER', leaderHint, leaderRef };
+  }
 }
 
 /** The replica's Raft status as plain data. */

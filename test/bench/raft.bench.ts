@@ -2,11 +2,14 @@
  * Raft benchmark: a 3-node cluster of processes on loopback (test/support/raft-node.ts), driven from
  * this process through the client SDK (one connection per node; clients keep the leader they find).
  *   - writes (put, 16-byte key, 100-byte value) at 1 and 64 concurrent clients: ops/s, p50/p99 latency;
- *   - linearizable reads (ReadIndex get) at 64 concurrent clients: ops/s, p50/p99.
+ *   - linearizable reads (ReadIndex get) at 64 concurrent clients: ops/s, p50/p99;
+ *   - compare-and-swap on 64 hot keys (`txn64`: each client swaps its own key from the value it last
+ *     wrote to the next one), at 64 concurrent clients: ops/s, p50/p99.
  * Baseline, same run, same disk: the single-node WAL store's durable appends (`Wal.append` of a record
  * the size of one Raft entry) at 1 and 64 concurrent writers.
  * When `etcd` is installed (Debian: etcd-server), a 3-member etcd cluster on loopback runs the same
- * workload through its HTTP/JSON gateway (`/v3/kv/put`, `/v3/kv/range`, linearizable by default).
+ * workload through its HTTP/JSON gateway (`/v3/kv/put`, `/v3/kv/range`, linearizable by default, and
+ * `/v3/kv/txn` with a value compare and a put for txn64).
  *
  * `ratio` = our write ops/s at 64 clients / WAL durable appends at 64 writers; `etcdRatio` = our write
  * ops/s at 64 clients / etcd's. Run with `npm run bench -- raft`; the last line is the JSON.
@@ -25,6 +28,9 @@ const PHASE_MS = Number(process.env.RAFT_BENCH_MS ?? '4000');
 const WARMUP_MS = 500;
 const VALUE = 'v'.repeat(100);
 const KEYS = 1_000;
+
+/** The hot key of client `worker` in txn64. */
+const hotKey = (worker: number): string => `hot-${worker}`.padEnd(16, '.');
 
 interface Figures {
   readonly opsPerSecond: number;
@@ -63,8 +69,10 @@ async function measure(workers: number, operation: (worker: number, counter: num
 async function benchRaft(): Promise<Record<string, Figures>> {
   const cluster = await RaftProcessCluster.start({ names: ['n1', 'n2', 'n3'], proxied: false, tickMs: 100 });
   try {
-    await cluster.leader();
-    const clients = Array.from({ length: 64 }, (_, index) => new RaftKvClient({ clientId: `bench-${index}`, replicas: cluster.names, transport: cluster.transport, attemptTimeoutMs: 5_000 }));
+    const leader = await cluster.leader();
+    // The leader first, as the etcd clients below post straight to theirs: a client keeps the replica that answers.
+    const replicas = [leader, ...cluster.names.filter((name) => name !== leader)];
+    const clients = Array.from({ length: 64 }, (_, index) => new RaftKvClient({ clientId: `bench-${index}`, replicas, transport: cluster.transport, attemptTimeoutMs: 5_000 }));
     const put = async (worker: number, counter: number): Promise<void> => {
       const outcome = await clients[worker]!.put(`key-${(worker * 7919 + counter) % KEYS}`.padEnd(16, '.'), VALUE);
       if (!outcome.ok) throw new Error(`write failed: ${JSON.stringify(outcome)}`);
@@ -73,7 +81,15 @@ async function benchRaft(): Promise<Record<string, Figures>> {
       const outcome = await clients[worker]!.get(`key-${(worker * 7919 + counter) % KEYS}`.padEnd(16, '.'));
       if (!outcome.ok) throw new Error(`read failed: ${JSON.stringify(outcome)}`);
     };
-    return { write1: await measure(1, put), write64: await measure(64, put), read64: await measure(64, read) };
+    const last = Array.from({ length: 64 }, (_, worker) => `${worker}-start`);
+    await Promise.all(last.map((value, worker) => clients[worker]!.put(hotKey(worker), value)));
+    const swap = async (worker: number, counter: number): Promise<void> => {
+      const next = `${worker}-${counter}`;
+      const outcome = await clients[worker]!.cas(hotKey(worker), last[worker]!, next);
+      if (!outcome.ok || outcome.type !== 'cas' || !outcome.swapped) throw new Error(`swap failed: ${JSON.stringify(outcome)}`);
+      last[worker] = next;
+    };
+    return { write1: await measure(1, put), write64: await measure(64, put), read64: await measure(64, read), txn64: await measure(64, swap) };
   } finally {
     await cluster.stop();
   }
@@ -123,7 +139,19 @@ async function benchEtcd(scratch: string): Promise<Record<string, Figures> | und
     const read = async (worker: number, counter: number): Promise<void> => {
       await post(`${leader}/v3/kv/range`, { key: b64(`key-${(worker * 7919 + counter) % KEYS}`.padEnd(16, '.')) });
     };
-    return { write1: await measure(1, put), write64: await measure(64, put), read64: await measure(64, read) };
+    const last = Array.from({ length: 64 }, (_, worker) => `${worker}-start`);
+    await Promise.all(last.map((start, worker) => post(`${leader}/v3/kv/put`, { key: b64(hotKey(worker)), value: b64(start) })));
+    const swap = async (worker: number, counter: number): Promise<void> => {
+      const key = b64(hotKey(worker));
+      const next = `${worker}-${counter}`;
+      const response = await post(`${leader}/v3/kv/txn`, {
+        compare: [{ key, target: 'VALUE', result: 'EQUAL', value: b64(last[worker]!) }],
+        success: [{ requestPut: { key, value: b64(next) } }],
+      });
+      if (response.succeeded !== true) throw new Error(`etcd swap failed: ${JSON.stringify(response)}`);
+      last[worker] = next;
+    };
+    return { write1: await measure(1, put), write64: await measure(64, put), read64: await measure(64, read), txn64: await measure(64, swap) };
   } finally {
     killAll();
     process.off('exit', killAll);
@@ -157,11 +185,9 @@ try {
     ratio,
     ...(etcd ? {
       etcdRatio: Number((raft.write64!.opsPerSecond / etcd.write64!.opsPerSecond).toFixed(3)),
-      etcdRatios: {
-        write1: Number((raft.write1!.opsPerSecond / etcd.write1!.opsPerSecond).toFixed(3)),
-        write64: Number((raft.write64!.opsPerSecond / etcd.write64!.opsPerSecond).toFixed(3)),
-        read64: Number((raft.read64!.opsPerSecond / etcd.read64!.opsPerSecond).toFixed(3)),
-      },
+      etcdRatios: Object.fromEntries(['write1', 'write64', 'read64', 'txn64'].map((name) => [name, Number((raft[name]!.opsPerSecond / etcd[name]!.opsPerSecond).toFixed(3))])),
+      // Latency ratios: ours / etcd's (below 1 is better).
+      etcdP50Ratios: Object.fromEntries(['write1', 'write64', 'read64', 'txn64'].map((name) => [name, Number((raft[name]!.p50Ms / etcd[name]!.p50Ms).toFixed(3))])),
     } : {}),
   }));
 } finally {

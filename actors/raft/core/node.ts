@@ -7,6 +7,11 @@
  *      the stored entry at i and everything after it), then stores `hardState`, and syncs;
  *   2. installs `snapshot` into the state machine, then applies `committedEntries` in order;
  *   3. sends `messages` (they may promise what step 1 made durable: votes, acknowledgements);
+ *      `leaderMessages` (a leader's AppendEntries, heartbeats, snapshot chunks ...) may go out at once,
+ *      before and while step 1 runs: the leader writes its log in parallel with replicating it (Raft
+ *      thesis 10.2.1). It counts its own log toward commit only for entries `advance()` reported
+ *      durable, so commit still needs a quorum of durable copies. Followers' answers stay in `messages`;
+ *      a Ready that changes the term or vote puts every message there;
  *   4. serves `readStates` once the state machine has applied their index;
  *   5. calls `advance()`; if `snapshotDue` was set, snapshots the state machine, calls `compact`, persists
  *      the snapshot it returns, and only then drops the log entries it covers from disk.
@@ -32,10 +37,18 @@ import type {
   TransferResult,
 } from './types.js';
 
+/** The volatile part of a replica's state its host reacts to (etcd's SoftState): its role and the leader it knows. */
+export interface SoftState {
+  readonly role: Role;
+  readonly leader: string | null;
+}
+
 /** One batch of work for the host; see the module comment for the order in which to carry it out. */
 export interface Ready {
   readonly role: Role;
   readonly leader: string | null;
+  /** The role and leader when they changed since the last Ready (null: unchanged), so the host never polls `status()`. */
+  readonly softState: SoftState | null;
   /** Term, vote and commit to store, or null when unchanged since the last Ready. */
   readonly hardState: HardState | null;
   /** Entries to append durably, in order; the first may overwrite a stored suffix. */
@@ -46,6 +59,8 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   /** Messages to send, only after this Ready's writes are durable. */
   readonly messages: readonly Message[];
+  /** The leader's own traffic, which may be sent before this Ready's writes are durable (thesis 10.2.1). */
+  readonly leaderMessages: readonly Message[];
   /** Linearizable reads released by ReadIndex. */
   readonly readStates: readonly ReadState[];
   /** When set, snapshot the state machine once it has applied this index, then call `compact`. */
@@ -64,6 +79,8 @@ export class RaftNode {
   readonly #raft: Raft;
   #persistedHardState: HardState;
   #outstanding: Outstanding | null = null;
+  /** The soft state handed out last; a new replica starts as a follower that knows no leader. */
+  #softState: SoftState = { role: 'follower', leader: null };
 
   /** Creates a replica from its configuration and what its disk holds (nothing for a new replica). */
   constructor(config: RaftConfigInput, persisted: PersistedState | null = null) {
@@ -100,7 +117,9 @@ export class RaftNode {
     raft.flushProposals();
     return (
       raft.messages.length > 0 ||
+      raft.leaderMessages.length > 0 ||
       raft.readStates.length > 0 ||
+      this.#softStateChanged() ||
       raft.log.stableIndex < raft.log.lastIndex() ||
       raft.log.pendingSnapshot !== null ||
       raft.log.hasCommittedEntries() ||
@@ -126,18 +145,25 @@ export class RaftNode {
     const committedEntries = raft.log.takeCommittedEntries(raft.config.maxBytesPerMessage);
     const appliedAfter = committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : raft.log.applied;
     const snapshotIndex = raft.snapshot?.meta.index ?? 0;
+    const softState = this.#softStateChanged() ? { role: raft.role, leader: raft.leader } : null;
+    if (softState !== null) this.#softState = softState;
+    // A new term or vote must be durable before anything is sent in it, the leader's traffic included.
+    const voteChanged = hardState !== null && (hardState.term !== this.#persistedHardState.term || hardState.vote !== this.#persistedHardState.vote);
     const ready: Ready = {
       role: raft.role,
       leader: raft.leader,
+      softState,
       hardState,
       entries,
       snapshot,
       committedEntries,
-      messages: raft.messages,
+      messages: voteChanged ? [...raft.leaderMessages, ...raft.messages] : raft.messages,
+      leaderMessages: voteChanged ? [] : raft.leaderMessages,
       readStates: raft.readStates,
       snapshotDue: appliedAfter - snapshotIndex >= raft.config.snapshotEntriesThreshold ? appliedAfter : null,
     };
     raft.messages = [];
+    raft.leaderMessages = [];
     raft.readStates = [];
     this.#outstanding = {
       entries,
@@ -201,6 +227,10 @@ export class RaftNode {
 
   #hardState(): HardState {
     return { term: this.#raft.term, vote: this.#raft.vote, commit: this.#raft.log.committed };
+  }
+
+  #softStateChanged(): boolean {
+    return this.#softState.role !== this.#raft.role || this.#softState.leader !== this.#raft.leader;
   }
 
   #hardStateChanged(): boolean {

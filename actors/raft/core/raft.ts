@@ -46,6 +46,11 @@ import type {
   TransferResult,
 } from './types.js';
 
+/** What a leader sends about its own log and leadership; none of it promises anything about its disk. */
+const leaderMessageTypes: ReadonlySet<Message['type']> = new Set<Message['type']>([
+  'raft.append', 'raft.heartbeat', 'raft.snapshot', 'raft.timeoutNow', 'raft.readIndexResponse',
+]);
+
 /** The protocol state of one replica. Fields are open to the handler modules; hosts use RaftNode. */
 export class Raft {
   readonly config: RaftConfig;
@@ -72,8 +77,16 @@ export class Raft {
   readonly readOnly = new ReadOnlyQueue();
   /** Reads that arrived before this leader committed an entry of its term (thesis 6.4 step 1). */
   pendingReads: Array<{ context: string; from: NodeId }> = [];
-  /** Outbox, drained into each Ready. */
+  /** Outbox, drained into each Ready: sent only once the Ready's writes are durable. */
   messages: Message[] = [];
+  /**
+   * The leader's own replication traffic, drained into each Ready as `leaderMessages`: the host may
+   * send it while it persists (thesis 10.2.1). It promises nothing about this replica's disk (the
+   * leader counts itself toward commit only through `stabilized`), unlike votes and acknowledgements.
+   */
+  leaderMessages: Message[] = [];
+  /** ReadIndex requests queued since the last Ready; one heartbeat round confirms them all. */
+  readsPending = false;
   readStates: ReadState[] = [];
   /** Proposals appended since the last broadcast; sent together when the host next asks for a Ready. */
   proposalsPending = false;
@@ -110,10 +123,11 @@ export class Raft {
     return isVoter(this.membership(), this.id) && this.log.pendingSnapshot === null;
   }
 
-  /** Queues a message; the host sends it after persisting the Ready that carries it. */
+  /** Queues a message; the host sends it after persisting the Ready that carries it (or before, for a leader's own traffic). */
   send(message: Message): void {
     assert(message.to !== this.id, 'a replica never messages itself', { type: message.type });
-    this.messages.push(message);
+    if (this.role === 'leader' && leaderMessageTypes.has(message.type)) this.leaderMessages.push(message);
+    else this.messages.push(message);
   }
 
   /** Advances logical time by one tick. */
@@ -314,6 +328,7 @@ export class Raft {
     this.pendingReads = [];
     this.uncommittedBytes = 0;
     this.proposalsPending = false;
+    this.readsPending = false;
     for (const progress of this.progress.values()) {
       progress.match = 0;
       progress.snapshot = null;
@@ -457,7 +472,9 @@ export class Raft {
       return { ok: true, status: 'pending' };
     }
     this.readOnly.add({ context, index: this.log.committed, from }, this.id);
-    broadcastHeartbeat(this, context);
+    // Reads that arrive together share one heartbeat round, sent when the host next takes a Ready:
+    // a quorum acknowledging the newest context confirms every earlier one (read-only.ts).
+    this.readsPending = true;
     return { ok: true, status: 'pending' };
   }
 
@@ -485,8 +502,16 @@ export class Raft {
     this.send({ type: 'raft.timeoutNow', from: this.id, to: target, term: this.term });
   }
 
-  /** Sends the proposals appended since the last call as batched, pipelined AppendEntries. */
+  /**
+   * Sends the proposals appended since the last call as batched, pipelined AppendEntries, and one
+   * heartbeat round for the reads queued since then, carrying the newest read's context.
+   */
   flushProposals(): void {
+    if (this.readsPending) {
+      this.readsPending = false;
+      const context = this.readOnly.lastContext();
+      if (this.role === 'leader' && context !== null) broadcastHeartbeat(this, context);
+    }
     if (!this.proposalsPending) return;
     this.proposalsPending = false;
     if (this.role !== 'leader') return;

@@ -1,13 +1,17 @@
 /**
- * A simulated replica host: the real RaftNode and KvStateMachine driven the way the replica actor
- * will drive them. Each Ready is written to the simulated disk and synced after a simulated delay;
- * only then are snapshots installed, entries applied, messages sent and reads served, and the node
- * advanced. The node keeps taking ticks and messages while a sync is outstanding.
+ * The core simulation's replica: the real RaftNode, KvStateMachine and request table
+ * (core/requests.ts, which decides every answer a waiting client gets, as in the production host),
+ * with Ready execution reduced to a synchronous harness so thousands of runs fit in a CI batch. Each
+ * Ready's leader traffic goes out at once (thesis 10.2.1); its writes go to the simulated disk and
+ * sync after a simulated delay; only then are snapshots installed, entries applied, the other
+ * messages sent and reads served, and the node advanced. The production host itself (host.ts, with
+ * its WAL and the real client) runs in host-simulation.ts.
  */
 import type { Rng } from '../../../runtime/rng.js';
 import { decodeKvRequest, decodeKvSnapshot, encodeKvRequest, encodeKvSnapshot } from '../../../actors/raft/kv-codec.js';
 import { KvStateMachine, type KvCommand, type KvResult } from '../../../actors/raft/core/kv-state-machine.js';
 import { RaftNode, type Ready } from '../../../actors/raft/core/node.js';
+import { RequestTable, type RequestAnswer } from '../../../actors/raft/core/requests.js';
 import type { RaftConfigInput } from '../../../actors/raft/core/config.js';
 import type { Entry, Message, NodeId } from '../../../actors/raft/core/types.js';
 import { SimDisk } from './disk.js';
@@ -51,12 +55,11 @@ export class SimReplica {
   readonly #world: ReplicaWorld;
   readonly #options: RaftOptions;
   #syncing: Ready | null = null;
-  /** Clients waiting for their request to be applied here, by client id. */
-  readonly #waiting = new Map<string, ClientRequest>();
-  /** Reads waiting for their ReadIndex confirmation, by context. */
-  readonly #reads = new Map<string, ClientRequest>();
-  /** Confirmed reads waiting for the state machine to reach their index. */
-  #confirmedReads: Array<{ index: number; request: ClientRequest }> = [];
+  /** The clients waiting here, as the production host keeps them; a new one per start. */
+  #requests!: RequestTable<KvCommand, KvResult>;
+  /** Each waiting request by its token in the table. */
+  readonly #waiting = new Map<number, ClientRequest>();
+  #nextToken = 1;
 
   constructor(id: NodeId, options: RaftOptions, world: ReplicaWorld) {
     this.id = id;
@@ -72,6 +75,8 @@ export class SimReplica {
       { hardState: durable.hardState, snapshot: durable.snapshot, entries: durable.entries },
     );
     this.machine = durable.snapshot === null ? new KvStateMachine() : KvStateMachine.restore(decodeKvSnapshot(durable.snapshot.data));
+    this.#requests = new RequestTable({ id: this.id, nonce: this.#world.rng.int(0, 0x7fff_ffff).toString(36), pendingMax: 10_000 });
+    this.#waiting.clear();
     this.#world.invariants.started(this);
   }
 
@@ -87,8 +92,6 @@ export class SimReplica {
     this.disk.crash(this.#world.rng, this.#world.tornWriteRate);
     this.#syncing = null;
     this.#waiting.clear();
-    this.#reads.clear();
-    this.#confirmedReads = [];
   }
 
   /** Starts again from what the disk holds. */
@@ -110,20 +113,48 @@ export class SimReplica {
 
   /** A client request: proposals go through the log, reads through ReadIndex. */
   request(request: ClientRequest): void {
-    const refuse = (code: string, leaderHint: NodeId | null): void =>
-      this.#world.reply({ clientId: request.clientId, sequence: request.sequence, attempt: request.attempt, ok: false, code, leaderHint });
+    const refuse = (code: string, leaderHint: NodeId | null): void => this.#refuse(request, code, leaderHint);
+    const token = this.#nextToken++;
     if (request.mode === 'read') {
-      const context = `${request.clientId}/${request.sequence}/${request.attempt}`;
-      const result = this.node.readIndex(context);
-      if (!result.ok) refuse(result.code, result.code === 'NOT_LEADER' ? result.leaderHint : null);
-      else this.#reads.set(context, request);
+      const readId = this.#requests.nextReadId();
+      const result = this.node.readIndex(readId);
+      if (!result.ok) return refuse(result.code, result.code === 'NOT_LEADER' ? result.leaderHint : null);
+      this.#waiting.set(token, request);
+      this.#requests.read({ readId, command: request.command, token, deadlineMs: Infinity });
     } else {
       const data = encodeKvRequest({ clientId: request.clientId, sequence: request.sequence, command: request.command });
       const result = this.node.propose(data);
-      if (!result.ok) refuse(result.code, result.code === 'NOT_LEADER' ? result.leaderHint : null);
-      else this.#waiting.set(request.clientId, request);
+      if (!result.ok) return refuse(result.code, result.code === 'NOT_LEADER' ? result.leaderHint : null);
+      this.#waiting.set(token, request);
+      this.#answer(this.#requests.write({ clientId: request.clientId, sequence: request.sequence, token, deadlineMs: Infinity }));
     }
     this.pump();
+  }
+
+  #refuse(request: ClientRequest, code: string, leaderHint: NodeId | null): void {
+    this.#world.reply({ clientId: request.clientId, sequence: request.sequence, attempt: request.attempt, ok: false, code, leaderHint });
+  }
+
+  /** Carries out the request table's answers, as the production host's request shell does. */
+  #answer(answers: ReadonlyArray<RequestAnswer<KvCommand, KvResult>>): void {
+    for (const answer of answers) {
+      const request = this.#waiting.get(answer.token);
+      if (request === undefined) continue;
+      this.#waiting.delete(answer.token);
+      const reply = (result: KvResult): void => this.#world.reply({ clientId: request.clientId, sequence: request.sequence, attempt: request.attempt, ok: true, result });
+      switch (answer.type) {
+        case 'result': reply(answer.result); break;
+        case 'serveRead': {
+          const command = answer.command;
+          if (command.type !== 'get' && command.type !== 'scan') throw new Error('only gets and scans are served by ReadIndex');
+          reply(this.machine.read(command));
+          break;
+        }
+        case 'notLeader': this.#refuse(request, 'NOT_LEADER', answer.leader); break;
+        case 'timeout': this.#refuse(request, 'TIMEOUT', null); break;
+        case 'changeCommitted': break;
+      }
+    }
   }
 
   /** Takes the next Ready, if any, and writes it; the sync completes in a later event. */
@@ -131,6 +162,9 @@ export class SimReplica {
     if (!this.up || this.#syncing !== null || !this.node.hasReady()) return;
     const ready = this.node.ready();
     this.#world.invariants.readyTaken(this, ready);
+    if (ready.softState !== null) this.#answer(this.#requests.softState(ready.softState.role, ready.softState.leader));
+    // Thesis 10.2.1: the leader's own traffic goes out while its disk write is still in flight.
+    for (const message of ready.leaderMessages) this.#world.send(message);
     this.disk.write({ snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState });
     this.#syncing = ready;
     this.#world.scheduleSync(this.id, this.incarnation);
@@ -149,14 +183,9 @@ export class SimReplica {
     }
     for (const entry of ready.committedEntries) this.#apply(entry);
     for (const message of ready.messages) this.#world.send(message);
-    for (const state of ready.readStates) {
-      const request = this.#reads.get(state.context);
-      if (request === undefined) continue;
-      this.#reads.delete(state.context);
-      this.#confirmedReads.push({ index: state.index, request });
-    }
+    this.#requests.readsConfirmed(ready.readStates);
     this.node.advance();
-    this.#serveReads();
+    this.#answer(this.#requests.servable(this.machine.appliedIndex));
     if (ready.snapshotDue !== null && this.machine.appliedIndex === ready.snapshotDue) this.#snapshot(ready.snapshotDue);
     this.pump();
   }
@@ -172,22 +201,7 @@ export class SimReplica {
     const { request } = decoded;
     const outcome = this.machine.apply(entry.index, request);
     this.#world.invariants.applied(this, entry, { request, outcome });
-    const waiting = this.#waiting.get(request.clientId);
-    if (waiting !== undefined && waiting.sequence === request.sequence) {
-      this.#waiting.delete(request.clientId);
-      this.#world.reply({ clientId: waiting.clientId, sequence: waiting.sequence, attempt: waiting.attempt, ok: true, result: outcome.result });
-    }
-  }
-
-  #serveReads(): void {
-    if (this.#confirmedReads.length === 0) return;
-    const ready = this.#confirmedReads.filter((read) => read.index <= this.machine.appliedIndex);
-    this.#confirmedReads = this.#confirmedReads.filter((read) => read.index > this.machine.appliedIndex);
-    for (const { request } of ready) {
-      const command = request.command;
-      if (command.type !== 'get' && command.type !== 'scan') throw new Error('only gets and scans are served by ReadIndex');
-      this.#world.reply({ clientId: request.clientId, sequence: request.sequence, attempt: request.attempt, ok: true, result: this.machine.read(command) });
-    }
+    this.#answer(this.#requests.applied([{ index: entry.index, clientId: request.clientId, sequence: request.sequence, result: outcome.result }]));
   }
 
   #snapshot(index: number): void {

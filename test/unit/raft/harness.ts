@@ -146,7 +146,7 @@ export class Cluster {
       replica.appliedIndex = entry.index;
       if (entry.type === 'normal' && entry.data.byteLength > 0) replica.applied.push(decoder.decode(entry.data));
     }
-    for (const message of ready.messages) {
+    for (const message of [...ready.leaderMessages, ...ready.messages]) {
       this.queue.push(message);
       this.sent.push(message);
     }

@@ -84,3 +84,37 @@ describe('ReadIndex', () => {
     expect(cluster.replica('solo').readStates).toEqual([{ index: 1, context: 'r' }]);
   });
 });
+
+describe('ReadIndex batching', () => {
+  it('reads that arrive together share one heartbeat round, which confirms them all (thesis 6.4)', () => {
+    const cluster = new Cluster(['a', 'b', 'c']);
+    cluster.campaign('a');
+    cluster.propose('a', 'x');
+    cluster.stabilize();
+    const before = cluster.sentOf('raft.heartbeat').length;
+    for (const context of ['r1', 'r2', 'r3']) expect(cluster.node('a').readIndex(context)).toEqual({ ok: true, status: 'pending' });
+    cluster.processReadies();
+    const round = cluster.sentOf('raft.heartbeat').slice(before);
+    expect(round.map((message) => [message.to, message.readContext]).sort()).toEqual([['b', 'r3'], ['c', 'r3']]);
+    cluster.stabilize();
+    expect(cluster.replica('a').readStates.map((state) => state.context)).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  it('forwarded reads arriving together at the leader share its next heartbeat round too', () => {
+    const cluster = new Cluster(['a', 'b', 'c']);
+    cluster.campaign('a');
+    cluster.propose('a', 'x');
+    cluster.stabilize();
+    cluster.node('b').readIndex('b1');
+    cluster.node('c').readIndex('c1');
+    cluster.processReadies();
+    const before = cluster.sentOf('raft.heartbeat').length;
+    // Deliver both forwarded reads before the leader takes its next Ready.
+    for (const message of cluster.queue.splice(0)) cluster.deliver(message);
+    cluster.processReadies();
+    expect(cluster.sentOf('raft.heartbeat').slice(before)).toHaveLength(2);
+    cluster.stabilize();
+    expect(cluster.replica('b').readStates.map((state) => state.context)).toEqual(['b1']);
+    expect(cluster.replica('c').readStates.map((state) => state.context)).toEqual(['c1']);
+  });
+});

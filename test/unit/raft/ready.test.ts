@@ -158,3 +158,32 @@ describe('Ready/Advance', () => {
     )).toThrow(InvariantError);
   });
 });
+
+describe('Ready soft state (etcd SoftState)', () => {
+  it('a role change alone produces a Ready that reports it, so a host never polls status()', () => {
+    const cluster = new Cluster(['a', 'b', 'c'], { checkQuorum: true });
+    cluster.campaign('a');
+    cluster.stabilize();
+    expect(cluster.node('a').hasReady()).toBe(false);
+    // Cut off from both followers, the leader steps down on its own at check-quorum time (thesis 6.2).
+    cluster.isolate('a');
+    let softState = null;
+    for (let tick = 0; tick < 40 && softState === null; tick += 1) {
+      cluster.node('a').tick();
+      while (softState === null && cluster.node('a').hasReady()) {
+        const ready = cluster.node('a').ready();
+        softState = ready.softState;
+        cluster.node('a').advance();
+      }
+    }
+    expect(softState).toEqual({ role: 'follower', leader: null });
+  });
+
+  it('a Ready whose role and leader did not change carries no soft state', () => {
+    const cluster = new Cluster(['a', 'b', 'c']);
+    cluster.campaign('a');
+    cluster.stabilize();
+    cluster.node('a').propose(payload('x'));
+    expect(cluster.node('a').ready().softState).toBeNull();
+  });
+});
