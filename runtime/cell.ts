@@ -27,6 +27,17 @@ export function kernelOf(context: ActorContext): KernelServices {
   return kernel;
 }
 
+const deliveryKey = Symbol('troupe.delivery');
+
+/**
+ * Whether the message a context is handling now was an ask (it has somewhere to reply to). Only the
+ * supervisors layer uses this, to refuse an unknown message with a reply or with a dead letter.
+ */
+export function isHandlingAsk(context: ActorContext): boolean {
+  const current = (context as { [deliveryKey]?: () => Delivery | undefined })[deliveryKey]?.();
+  return current?.replyTo !== undefined;
+}
+
 /** A message together with who sent it and, for an ask, where the reply goes. */
 export class Delivery {
   constructor(
@@ -404,6 +415,7 @@ export class Cell {
       deadLetter: (message, reason) => kernel.deadLetter(message, cell.path, reason),
     };
     Object.defineProperty(context, kernelKey, { value: kernel, enumerable: false });
+    Object.defineProperty(context, deliveryKey, { value: () => cell.#current, enumerable: false });
     return context;
   }
 

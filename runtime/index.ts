@@ -4,7 +4,7 @@
  */
 export { ActorSystem } from './system.js';
 export type { ActorSystemOptions, CellSpawnOptions, DeliverResult } from './system.js';
-export { Cell, Delivery, kernelOf } from './cell.js';
+export { Cell, Delivery, isHandlingAsk, kernelOf } from './cell.js';
 export type { SupervisionHook } from './cell.js';
 export { behaviour, refuseUnknown } from './behaviour.js';
 export type {

@@ -1,25 +1,30 @@
 /**
- * The supervisor behaviour (OTP semantics, DESIGN.md section 2). A supervisor is an ordinary actor
- * whose state is its children; the children do not know they are supervised (Akka's "supervision as a
+ * The supervisor behaviour: the shell around the supervisor core (core.ts). A supervisor is an
+ * ordinary actor whose children do not know they are supervised (Akka's "supervision as a
  * decorator"). The kernel reports a child's crash or normal exit through a hook, which the supervisor
- * receives as a message, so every decision is made one at a time in its own mailbox.
+ * receives as a message; the shell turns every message into a core input (with the clock's `nowMs` and
+ * a draw from the seeded Rng), carries out the core's effects in order, and feeds each start and stop
+ * it completes back to the core. It makes no decision of its own: which children restart, when,
+ * whether to escalate and what to refuse are all the core's.
  *
- * Invariants: children start in spec order and stop in reverse; a restart runs the child's `init`
- * again; more than `maxRestarts` restarts within `periodMs` escalates (the supervisor crashes into its
- * own supervisor after stopping its children); messages sent to a restarting child are held for the
- * new incarnation by the kernel.
+ * Messages held for a restarting child wait in the kernel's restart buffer for the new incarnation.
+ * Kernel reports and restart timers carry a token private to one supervisor incarnation, so a
+ * message from outside that imitates them is refused like any unknown message.
  */
 import {
-  ActorCrashedError, InvalidArgumentError, TroupeError, behaviour, describeError, kernelOf, limits,
+  ActorCrashedError, InvalidArgumentError, StoppedError, TroupeError, behaviour, describeError, isHandlingAsk, kernelOf, limits,
   type ActorContext, type Behaviour, type Cell, type Clock, type Delivery, type Ref, type SupervisionHook,
 } from '../runtime/index.js';
 import type { KernelServices } from '../runtime/kernel-services.js';
 import { Delivery as DeliveryClass } from '../runtime/cell.js';
 import { validateChildSpec, type ChildSpec } from './child-spec.js';
-import { backoffDelayMs, recordRestart, type Backoff, type Intensity } from './restart-policy.js';
+import {
+  createSupervisorCore, supervisorStep,
+  type CoreSettings, type FailureData, type FailureOrigin, type Strategy, type SupervisorCoreState, type SupervisorEffect, type SupervisorInput,
+} from './core.js';
+import type { Backoff } from './restart-policy.js';
 
-/** How a crash of one child affects its siblings. */
-export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+export type { Strategy } from './core.js';
 
 /** A supervisor's configuration. */
 export interface SupervisorOptions {
@@ -32,75 +37,93 @@ export interface SupervisorOptions {
   readonly name?: string;
 }
 
-/** Messages a supervisor handles. The `supervisor.child*` ones come from the kernel hook. */
+/** Messages a supervisor handles. The `supervisor.child*` and `restartDue` ones come from the kernel hook and timers. */
 export type SupervisorMessage =
-  | { readonly type: 'supervisor.childCrashed'; readonly id: string; readonly cell: Cell; readonly error: unknown; readonly delivery: Delivery | undefined }
-  | { readonly type: 'supervisor.childExited'; readonly id: string; readonly cell: Cell }
-  | { readonly type: 'supervisor.restartDue'; readonly ids: readonly string[]; readonly round: number }
+  | { readonly type: 'supervisor.childCrashed'; readonly id: string; readonly cell: Cell; readonly incarnation: number; readonly error: unknown; readonly delivery: Delivery | undefined; readonly token: object }
+  | { readonly type: 'supervisor.childExited'; readonly id: string; readonly cell: Cell; readonly incarnation: number; readonly token: object }
+  | { readonly type: 'supervisor.restartDue'; readonly group: number; readonly token: object }
   | { readonly type: 'supervisor.startChild'; readonly spec: ChildSpec }
   | { readonly type: 'supervisor.stopChild'; readonly id: string }
   | { readonly type: 'supervisor.children' };
 
-/** Replies to `supervisor.startChild` / `supervisor.stopChild`. */
+/** Replies to `supervisor.startChild` / `supervisor.stopChild`, and to any message a supervisor does not handle (UNKNOWN_MESSAGE). */
 export type SupervisorReply =
   | { readonly ok: true; readonly ref?: Ref }
   | { readonly ok: false; readonly code: string; readonly message: string };
 
-/** Raised inside a supervisor when restart intensity is exceeded; it crashes the supervisor. */
+/** Raised inside a supervisor when restart intensity is exceeded; it crashes the supervisor into its own. */
 export class EscalationError extends TroupeError {
-  constructor(path: string, cause: unknown) {
-    super('ESCALATED', `${path}: restart intensity exceeded`, { cause, context: { path } });
+  /** Supervisors that escalated, innermost first, ending with this one. */
+  readonly chain: readonly string[];
+  /** The child whose failure began the chain, and its error message. */
+  readonly origin: { readonly path: string; readonly message: string };
+
+  constructor(path: string, cause: unknown, origin?: FailureOrigin) {
+    super('ESCALATED', `${path}: restart intensity exceeded`, { cause, context: { path, ...(origin ? { chain: origin.chain, child: origin.path } : {}) } });
+    this.chain = origin?.chain ?? [path];
+    this.origin = { path: origin?.path ?? path, message: origin?.message ?? describeError(cause).message };
   }
 }
 
 interface ChildRecord {
   readonly spec: ChildSpec;
   readonly path: string;
-  cell: Cell;
-  window: number[];
+  cell: Cell | undefined;
+  /** The core's generation now running in `cell`, and the cell incarnation that runs it. */
+  generation: number;
+  incarnation: number;
   redeliver: Delivery | undefined;
 }
 
-interface SupervisorState {
-  readonly children: ChildRecord[];
-  window: number[];
-  round: number;
+interface ShellState {
+  core: SupervisorCoreState<ChildSpec>;
+  readonly records: Map<string, ChildRecord>;
+  /** Private to this incarnation: kernel reports and timers carry it. */
+  readonly token: object;
+  lastFailure: unknown;
 }
 
-interface Settings {
-  readonly strategy: Strategy;
-  readonly intensity: Intensity;
-  readonly backoff: Backoff;
+interface Environment {
+  readonly ctx: ActorContext;
+  readonly kernel: KernelServices;
+  readonly reply: (value: unknown) => void;
+  readonly message: unknown;
+  /** The delivery and error of the crash report being handled, if any. */
+  readonly delivery: Delivery | undefined;
+  readonly error: unknown;
 }
 
 /** Builds a supervisor behaviour. Use it as a child's `start` with `kind: 'supervisor'`, or as a node's root. */
-export function supervisor(options: SupervisorOptions): Behaviour<SupervisorState, SupervisorMessage> {
+export function supervisor(options: SupervisorOptions): Behaviour<ShellState, SupervisorMessage> {
   const settings = validateOptions(options);
   const specs = (options.children ?? []).map(validateChildSpec);
   assertUniqueIds(specs);
-  return behaviour<SupervisorState, SupervisorMessage>({
+  return behaviour<ShellState, SupervisorMessage>({
     name: options.name ?? `supervisor(${settings.strategy})`,
     mailbox: { capacity: limits.childrenPerSupervisorMax + 1000, overflow: 'reject' },
     async init(ctx) {
-      const state: SupervisorState = { children: [], window: [], round: 0 };
-      for (const spec of specs) {
-        const started = await startNewChild(state, spec, ctx);
-        if (!started.ok) {
-          await stopChildren(state, ctx);
-          throw new TroupeError('START_FAILED', `${ctx.self.path}: child ${spec.id} failed to start: ${started.message}`);
-        }
-      }
+      const state: ShellState = { core: createSupervisorCore(ctx.self.path, settings, specs), records: new Map(), token: {}, lastFailure: undefined };
+      await feed(state, { type: 'boot', nowMs: ctx.clock.now() }, environment(ctx, undefined));
       return state;
     },
-    receive: (state, message, ctx) => handle(state, message as SupervisorMessage, ctx, settings),
-    onStop: async (state, ctx) => {
-      if (state !== undefined) await stopChildren(state, ctx);
+    async receive(state, message, ctx) {
+      const decoded = decode(state, message, ctx);
+      if (decoded.error !== undefined) state.lastFailure = decoded.error;
+      await feed(state, decoded.input, environment(ctx, message, decoded));
+      return state;
     },
-    describe: (state) => ({ strategy: settings.strategy, children: state.children.length }),
+    onStop: async (state, ctx) => {
+      if (state !== undefined) await feed(state, { type: 'shutdown' }, environment(ctx, undefined));
+    },
+    describe: (state) => ({ strategy: settings.strategy, children: state.core.children.length, pendingRestarts: state.core.groups.size, refused: state.core.refused }),
   });
 }
 
-function validateOptions(options: SupervisorOptions): Settings {
+function environment(ctx: ActorContext, message: unknown, decoded?: Decoded): Environment {
+  return { ctx, kernel: kernelOf(ctx), reply: ctx.replier(), message, delivery: decoded?.delivery, error: decoded?.error };
+}
+
+function validateOptions(options: SupervisorOptions): CoreSettings {
   const strategy = options.strategy;
   if (strategy !== 'one_for_one' && strategy !== 'one_for_all' && strategy !== 'rest_for_one') {
     throw new InvalidArgumentError(`unknown supervisor strategy ${JSON.stringify(strategy)}`);
@@ -113,7 +136,7 @@ function validateOptions(options: SupervisorOptions): Settings {
   if (!(backoff.minMs >= 0) || !(backoff.maxMs >= backoff.minMs) || !(backoff.jitter >= 0 && backoff.jitter <= 1)) {
     throw new InvalidArgumentError('backoff needs 0 <= minMs <= maxMs and 0 <= jitter <= 1', backoff);
   }
-  return { strategy, intensity, backoff };
+  return { strategy, intensity, backoff, childrenMax: limits.childrenPerSupervisorMax };
 }
 
 function assertUniqueIds(specs: readonly ChildSpec[]): void {
@@ -124,166 +147,168 @@ function assertUniqueIds(specs: readonly ChildSpec[]): void {
   }
 }
 
-async function handle(state: SupervisorState, message: SupervisorMessage, ctx: ActorContext, settings: Settings): Promise<SupervisorState> {
-  switch (message.type) {
-    case 'supervisor.childCrashed':
-      return onChildDown(state, message.id, message.cell, { error: message.error, delivery: message.delivery }, ctx, settings);
-    case 'supervisor.childExited':
-      return onChildDown(state, message.id, message.cell, undefined, ctx, settings);
-    case 'supervisor.restartDue':
-      if (message.round === state.round) await restartChildren(state, message.ids, ctx);
-      return state;
-    case 'supervisor.startChild':
-      ctx.reply(await startDynamicChild(state, message.spec, ctx));
-      return state;
-    case 'supervisor.stopChild':
-      ctx.reply(await stopDynamicChild(state, message.id, ctx));
-      return state;
-    case 'supervisor.children':
-      ctx.reply(state.children.map((child) => ({ id: child.spec.id, ref: child.cell.ref, status: child.cell.status })));
-      return state;
+/** A core input decoded from a mailbox message, with the crash report's delivery and error kept aside. */
+interface Decoded {
+  readonly input: SupervisorInput<ChildSpec>;
+  readonly delivery?: Delivery | undefined;
+  readonly error?: unknown;
+}
+
+/** Translates a mailbox message into a core input (decoding only; the core decides what it means). */
+function decode(state: ShellState, message: unknown, ctx: ActorContext): Decoded {
+  const nowMs = ctx.clock.now();
+  const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+  const internal = typeof message === 'object' && message !== null && (message as { token?: unknown }).token === state.token;
+  if (internal && (type === 'supervisor.childCrashed' || type === 'supervisor.childExited')) {
+    const report = message as Extract<SupervisorMessage, { type: 'supervisor.childCrashed' | 'supervisor.childExited' }>;
+    const record = state.records.get(report.id);
+    const generation = record !== undefined && record.cell === report.cell && record.incarnation === report.incarnation ? record.generation : -1;
+    if (report.type === 'supervisor.childExited') return { input: { type: 'exited', id: report.id, generation, nowMs, random: ctx.rng.next() } };
+    const input: SupervisorInput<ChildSpec> = { type: 'crashed', id: report.id, generation, error: failureData(report.error), attempt: report.delivery?.attempt, nowMs, random: ctx.rng.next() };
+    return { input, delivery: report.delivery, error: report.error };
+  }
+  if (internal && type === 'supervisor.restartDue') return { input: { type: 'restartDue', group: (message as { group: number }).group, nowMs } };
+  if (type === 'supervisor.startChild') {
+    try {
+      return { input: { type: 'startChild', spec: validateChildSpec((message as { spec?: unknown }).spec), nowMs } };
+    } catch (error) {
+      return { input: { type: 'startChildInvalid', message: describeError(error).message } };
+    }
+  }
+  if (type === 'supervisor.stopChild' && typeof (message as { id?: unknown }).id === 'string') return { input: { type: 'stopChild', id: (message as { id: string }).id } };
+  if (type === 'supervisor.children') return { input: { type: 'listChildren' } };
+  const messageType = typeof type === 'string' ? type.slice(0, limits.nameLengthMax) : typeof message;
+  return { input: { type: 'unknown', messageType, ask: isHandlingAsk(ctx) } };
+}
+
+/** An error as data for the core (message, stack, and the escalation chain when a child supervisor escalated). */
+function failureData(error: unknown): FailureData {
+  const stack = error instanceof Error && typeof error.stack === 'string' ? error.stack : undefined;
+  const escalation = error instanceof EscalationError ? { chain: error.chain, path: error.origin.path, message: error.origin.message } : undefined;
+  return { message: describeError(error).message, ...(stack !== undefined ? { stack } : {}), ...(escalation ? { escalation } : {}) };
+}
+
+/** Steps the core with `input` and carries out its effects. */
+async function feed(state: ShellState, input: SupervisorInput<ChildSpec>, env: Environment): Promise<void> {
+  const result = supervisorStep(state.core, input);
+  state.core = result.state;
+  for (const effect of result.effects) await execute(state, effect, env);
+}
+
+/** Carries out one effect; a start or stop reports its completion back to the core before the next effect. */
+async function execute(state: ShellState, effect: SupervisorEffect<ChildSpec>, env: Environment): Promise<void> {
+  const { ctx, kernel } = env;
+  switch (effect.type) {
+    case 'start':
+      return startChild(state, effect, env);
+    case 'stop':
+      return stopChild(state, effect.id, effect.mode, effect.shutdownMs, env);
+    case 'kill':
+      state.records.get(effect.id)?.cell?.kill();
+      return;
+    case 'forget':
+      state.records.delete(effect.id);
+      return;
+    case 'setTimer':
+      ctx.timers.startSingle(`restart-${effect.group}`, { type: 'supervisor.restartDue', group: effect.group, token: state.token }, effect.delayMs);
+      return;
+    case 'cancelTimer':
+      ctx.timers.cancel(`restart-${effect.group}`);
+      return;
+    case 'settleDelivery':
+      return settleDelivery(state, effect.id, effect.outcome, env);
+    case 'dropRedelivery': {
+      const record = state.records.get(effect.id);
+      if (record?.redeliver !== undefined) kernel.undeliverable(record.redeliver, record.path, 'stopped', new StoppedError(record.path));
+      if (record !== undefined) record.redeliver = undefined;
+      return;
+    }
+    case 'escalate':
+      throw new EscalationError(ctx.self.path, state.lastFailure, effect.origin);
+    case 'bootFailed':
+      throw new TroupeError('START_FAILED', `${ctx.self.path}: child ${effect.id} failed to start: ${effect.message}`);
+    case 'reply':
+      env.reply(effect.value);
+      return;
+    case 'replyStarted':
+      env.reply({ ok: true, ref: state.records.get(effect.id)?.cell?.ref ?? { node: kernel.node, path: `${ctx.self.path}/${effect.id}` } } satisfies SupervisorReply);
+      return;
+    case 'replyChildren':
+      env.reply(effect.ids.map((id) => {
+        const record = state.records.get(id);
+        return { id, ref: record?.cell?.ref ?? { node: kernel.node, path: `${ctx.self.path}/${id}` }, status: record?.cell?.status ?? 'stopped' };
+      }));
+      return;
+    case 'deadLetter':
+      kernel.deadLetter(env.message, ctx.self.path, effect.reason);
+      return;
+    case 'emit':
+      kernel.emit({ ...effect.event, node: kernel.node, at: ctx.clock.now() });
+      return;
+    case 'log':
+      kernel.log[effect.level](effect.event, effect.fields);
+      return;
   }
 }
 
-/** A child crashed (`failure` set) or exited normally: decide, per restart type and strategy. */
-async function onChildDown(
-  state: SupervisorState, id: string, cell: Cell, failure: { error: unknown; delivery: Delivery | undefined } | undefined,
-  ctx: ActorContext, settings: Settings,
-): Promise<SupervisorState> {
-  const record = state.children.find((child) => child.spec.id === id);
-  if (record === undefined || record.cell !== cell) return state; // A report from an incarnation already replaced.
-  const kernel = kernelOf(ctx);
-  if (failure !== undefined) settleCrashedMessage(record, failure, kernel);
-  const restart = record.spec.restart === 'permanent' || (record.spec.restart === 'transient' && failure !== undefined);
-  if (!restart) {
-    await removeChild(state, record, ctx);
-    return state;
+async function startChild(state: ShellState, effect: Extract<SupervisorEffect<ChildSpec>, { type: 'start' }>, env: Environment): Promise<void> {
+  const { ctx, kernel } = env;
+  const spec = effect.spec;
+  let record = state.records.get(spec.id);
+  if (record === undefined) {
+    record = { spec, path: `${ctx.self.path}/${spec.id}`, cell: undefined, generation: 0, incarnation: -1, redeliver: undefined };
+    state.records.set(spec.id, record);
   }
-  const now = ctx.clock.now();
-  const intensity = recordRestart(state.window, now, settings.intensity);
-  state.window = intensity.window;
-  if (intensity.exceeded) {
-    const error = new EscalationError(ctx.self.path, failure?.error);
-    kernel.emit({ type: 'escalated', node: kernel.node, path: ctx.self.path, at: now, error: describeError(failure?.error ?? error).message });
-    throw error;
+  if (record.cell === undefined || record.cell.status === 'stopped') record.cell = createChildCell(state, record, kernel, ctx.self);
+  record.generation = effect.generation;
+  if (effect.redeliver && record.redeliver !== undefined) record.cell.redeliverFirst(record.redeliver);
+  record.redeliver = undefined;
+  const cell = record.cell;
+  const ok = await cell.start();
+  record.incarnation = cell.incarnation;
+  const nowMs = ctx.clock.now();
+  if (ok) {
+    await feed(state, { type: 'started', id: spec.id, generation: effect.generation, ok: true, nowMs, random: ctx.rng.next() }, env);
+    return;
   }
-  const affected = affectedChildren(state, record, settings.strategy);
-  for (const sibling of [...affected].reverse()) {
-    if (sibling !== record) await terminateChild(sibling, ctx);
-  }
-  const attempt = recordRestart(record.window, now, { maxRestarts: Number.MAX_SAFE_INTEGER, periodMs: settings.intensity.periodMs });
-  record.window = attempt.window;
-  const delayMs = backoffDelayMs(attempt.window.length - 1, settings.backoff, ctx.rng.next());
-  for (const child of affected) {
-    kernel.emit({ type: 'restarting', node: kernel.node, path: child.path, at: now, delayMs });
-  }
-  state.round += 1;
-  const ids = affected.filter((child) => child.spec.restart !== 'temporary').map((child) => child.spec.id);
-  for (const child of affected) if (child.spec.restart === 'temporary' && child !== record) await removeChild(state, child, ctx);
-  if (delayMs === 0) await restartChildren(state, ids, ctx);
-  else ctx.timers.startSingle(`restart-${state.round}`, { type: 'supervisor.restartDue', ids, round: state.round }, delayMs);
-  return state;
+  const message = cell.lastError?.message ?? 'init failed';
+  state.lastFailure = new TroupeError('START_FAILED', message);
+  await feed(state, { type: 'started', id: spec.id, generation: effect.generation, ok: false, error: { message }, nowMs, random: ctx.rng.next() }, env);
 }
 
-/** The crashing message: redelivered to the next incarnation if the spec allows, else poison / failed. */
-function settleCrashedMessage(record: ChildRecord, failure: { error: unknown; delivery: Delivery | undefined }, kernel: KernelServices): void {
-  const delivery = failure.delivery;
+async function stopChild(state: ShellState, id: string, mode: 'restart' | 'remove', shutdownMs: number, env: Environment): Promise<void> {
+  const cell = state.records.get(id)?.cell;
+  let finished = true;
+  if (cell !== undefined && cell.status !== 'stopped') finished = await within(mode === 'restart' ? cell.terminate() : cell.stop(), shutdownMs, env.ctx.clock);
+  await feed(state, { type: finished ? 'stopFinished' : 'stopTimedOut', id, mode }, env);
+}
+
+/** The core's verdict on the message that crashed a child: keep it for the next incarnation, or fail it. */
+function settleDelivery(state: ShellState, id: string, outcome: 'redeliver' | 'crashed' | 'poison', env: Environment): void {
+  const delivery = env.delivery;
   if (delivery === undefined) return;
-  const retry = record.spec.retry;
-  if (retry !== undefined && delivery.attempt < retry.maxAttempts) {
+  const path = `${env.ctx.self.path}/${id}`;
+  const record = state.records.get(id);
+  if (outcome === 'redeliver' && record !== undefined) {
     record.redeliver = new DeliveryClass(delivery.message, delivery.sender, delivery.corr, delivery.replyTo, delivery.attempt + 1);
     return;
   }
-  kernel.failDelivery(delivery, new ActorCrashedError(record.path, failure.error));
-  kernel.deadLetter(delivery.message, record.path, retry === undefined ? 'crashed' : 'poison');
+  env.kernel.failDelivery(delivery, new ActorCrashedError(path, env.error));
+  env.kernel.deadLetter(delivery.message, path, outcome);
 }
 
-function affectedChildren(state: SupervisorState, record: ChildRecord, strategy: Strategy): ChildRecord[] {
-  if (strategy === 'one_for_one') return [record];
-  if (strategy === 'one_for_all') return [...state.children];
-  return state.children.slice(state.children.indexOf(record));
-}
-
-/** Starts children again in order; a child whose init fails reports a crash and is handled next. */
-async function restartChildren(state: SupervisorState, ids: readonly string[], ctx: ActorContext): Promise<void> {
-  const kernel = kernelOf(ctx);
-  for (const id of ids) {
-    const record = state.children.find((child) => child.spec.id === id);
-    if (record === undefined) continue;
-    if (record.cell.status === 'stopped') record.cell = createChildCell(record.spec, record.path, ctx, kernel);
-    if (record.cell.status === 'running') continue;
-    if (record.redeliver !== undefined) {
-      record.cell.redeliverFirst(record.redeliver);
-      record.redeliver = undefined;
-    }
-    await record.cell.start();
-  }
-}
-
-async function startNewChild(state: SupervisorState, spec: ChildSpec, ctx: ActorContext): Promise<SupervisorReply> {
-  const kernel = kernelOf(ctx);
-  const path = `${ctx.self.path}/${spec.id}`;
-  const record: ChildRecord = { spec, path, cell: undefined as unknown as Cell, window: [], redeliver: undefined };
-  record.cell = createChildCell(spec, path, ctx, kernel);
-  state.children.push(record);
-  const started = await record.cell.start();
-  if (started) return { ok: true, ref: record.cell.ref };
-  const reason = record.cell.lastError?.message ?? 'init failed';
-  await removeChild(state, record, ctx);
-  return { ok: false, code: 'START_FAILED', message: reason };
-}
-
-function createChildCell(spec: ChildSpec, path: string, ctx: ActorContext, kernel: KernelServices): Cell {
+function createChildCell(state: ShellState, record: ChildRecord, kernel: KernelServices, self: Ref): Cell {
   let cell: Cell | undefined;
-  const self = ctx.self;
+  const { spec, path } = record;
+  const token = state.token;
   const hook: SupervisionHook = {
-    childCrashed: (_path, error, delivery) => kernel.tell(self, { type: 'supervisor.childCrashed', id: spec.id, cell, error, delivery }, undefined),
-    childExited: () => kernel.tell(self, { type: 'supervisor.childExited', id: spec.id, cell }, undefined),
+    childCrashed: (_path, error, delivery) => {
+      kernel.tell(self, { type: 'supervisor.childCrashed', id: spec.id, cell, incarnation: cell?.incarnation ?? -1, error, delivery, token }, undefined);
+    },
+    childExited: () => kernel.tell(self, { type: 'supervisor.childExited', id: spec.id, cell, incarnation: cell?.incarnation ?? -1, token }, undefined),
   };
   cell = kernel.createCell(spec.start, { path, kind: spec.kind, supervision: hook, ...(spec.mailbox ? { mailbox: spec.mailbox } : {}) });
   return cell;
-}
-
-async function startDynamicChild(state: SupervisorState, candidate: unknown, ctx: ActorContext): Promise<SupervisorReply> {
-  let spec: ChildSpec;
-  try {
-    spec = validateChildSpec(candidate);
-  } catch (error) {
-    return { ok: false, code: 'INVALID_CHILD_SPEC', message: describeError(error).message };
-  }
-  if (state.children.some((child) => child.spec.id === spec.id)) return { ok: false, code: 'NAME_TAKEN', message: `child ${spec.id} exists` };
-  if (state.children.length >= limits.childrenPerSupervisorMax) return { ok: false, code: 'LIMIT', message: 'too many children' };
-  return startNewChild(state, spec, ctx);
-}
-
-async function stopDynamicChild(state: SupervisorState, id: string, ctx: ActorContext): Promise<SupervisorReply> {
-  const record = state.children.find((child) => child.spec.id === id);
-  if (record === undefined) return { ok: false, code: 'NO_SUCH_CHILD', message: `no child ${id}` };
-  await removeChild(state, record, ctx);
-  return { ok: true };
-}
-
-async function removeChild(state: SupervisorState, record: ChildRecord, ctx: ActorContext): Promise<void> {
-  const index = state.children.indexOf(record);
-  if (index >= 0) state.children.splice(index, 1);
-  await stopWithin(record.cell, record.spec.shutdownMs, ctx.clock);
-}
-
-async function stopChildren(state: SupervisorState, ctx: ActorContext): Promise<void> {
-  for (const record of [...state.children].reverse()) await stopWithin(record.cell, record.spec.shutdownMs, ctx.clock);
-}
-
-/** Ends a running sibling's incarnation for a restart, abandoning it after `shutdownMs`. */
-async function terminateChild(record: ChildRecord, ctx: ActorContext): Promise<void> {
-  if (record.cell.status === 'stopped') return;
-  const finished = await within(record.cell.terminate(), record.spec.shutdownMs, ctx.clock);
-  if (!finished) record.cell.kill();
-}
-
-async function stopWithin(cell: Cell, shutdownMs: number, clock: Clock): Promise<void> {
-  if (cell.status === 'stopped') return;
-  const finished = await within(cell.stop(), shutdownMs, clock);
-  if (!finished) cell.kill();
 }
 
 /** Resolves true if `work` settles within `ms` on `clock`, false otherwise. */
