@@ -5,7 +5,7 @@
  */
 import { ActorSystem, TroupeError, describeError, type ActorSystemOptions, type Clock, type Ref, type SupervisionHook, type TreeSnapshot } from '../runtime/index.js';
 import type { ChildSpec } from './child-spec.js';
-import { supervisor, type Strategy, type SupervisorReply } from './supervisor.js';
+import { EscalationError, supervisor, type Strategy, type SupervisorReply } from './supervisor.js';
 import type { Backoff } from './restart-policy.js';
 
 /** Options for `createNode`. */
@@ -29,7 +29,11 @@ export interface NodeOptions {
 export interface NodeTermination {
   readonly exitCode: number;
   readonly reason: 'stopped' | 'fatal';
+  /** Why a fatal stop happened, in one line: which child failed, with which error, through which supervisors. */
   readonly error?: string;
+  /** For a fatal stop after escalation: the supervisors that escalated, innermost first, and the child that began it. */
+  readonly chain?: readonly string[];
+  readonly child?: string;
 }
 
 /** A running node. */
@@ -68,8 +72,10 @@ export async function createNode(options: NodeOptions = {}): Promise<TroupeNode>
   };
   const fatal: SupervisionHook = {
     childCrashed: (_path, error) => {
+      const termination = fatalTermination(error);
       system.emit({ type: 'escalated', node: system.node, path: rootPath, at: system.clock.now(), error: describeError(error).message });
-      void stopWith({ exitCode: 1, reason: 'fatal', error: describeError(error).message }).then(() => (options.onFatal ?? defaultOnFatal)(error));
+      system.log.fatal('node.stopping', { reason: termination.error, ...(termination.chain ? { chain: termination.chain, child: termination.child } : {}) });
+      void stopWith(termination).then(() => (options.onFatal ?? defaultOnFatal)(error));
     },
     childExited: () => { void stopWith({ exitCode: 0, reason: 'stopped' }); },
   };
@@ -107,7 +113,14 @@ export async function createNode(options: NodeOptions = {}): Promise<TroupeNode>
   };
 }
 
+/** The termination of a node whose root supervisor failed, naming the child and error that began it. */
+function fatalTermination(error: unknown): NodeTermination {
+  if (!(error instanceof EscalationError)) return { exitCode: 1, reason: 'fatal', error: describeError(error).message };
+  const text = `${error.chain.join(' -> ')} exceeded restart intensity after ${error.origin.path} failed: ${error.origin.message}`;
+  return { exitCode: 1, reason: 'fatal', error: text, chain: error.chain, child: error.origin.path };
+}
+
 function defaultOnFatal(error: unknown): void {
-  process.stderr.write(`troupe: root supervisor failed, node stopped: ${describeError(error).message}\n`);
+  process.stderr.write(`troupe: root supervisor failed, node stopped: ${fatalTermination(error).error ?? describeError(error).message}\n`);
   process.exitCode = 1;
 }
