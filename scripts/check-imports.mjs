@@ -39,6 +39,8 @@ function layerOf(file) {
 function isCore(file) {
   const parts = relative(root, file).split(sep);
   if (parts[0] === 'cluster') return parts[1] === 'core';
+  // The supervisor core and the restart arithmetic it uses.
+  if (parts[0] === 'supervisors') return /^(core|restart-policy)\.(js|ts)$/.test(parts[1] ?? '') || parts[1] === 'core';
   return parts[0] === 'actors' && (parts[2] === 'core.ts' || parts[2] === 'core');
 }
 
@@ -70,7 +72,7 @@ function check(file) {
       const parts = targetPath.split(sep);
       if (parts.length !== 3 || !/^index\.(js|ts)$/.test(parts[2])) violations.push(`${where}: import another component only through its index.ts, not ${targetPath}`);
     }
-    const sameComponent = from.layer === 'cluster' ? to.layer === 'cluster' : to.layer === 'actors' && to.component === from.component;
+    const sameComponent = from.layer === 'cluster' || from.layer === 'supervisors' ? to.layer === from.layer : to.layer === 'actors' && to.component === from.component;
     if (isCore(file) && !typeOnly && !(to.layer === 'runtime' || (sameComponent && (isCore(target) || /types?\.(js|ts)$/.test(targetPath))))) {
       violations.push(`${where}: a pure core may import only runtime and its own core, not ${targetPath}`);
     }

@@ -416,6 +416,8 @@ function beginGroup<Spec extends CoreChildSpec>(state: SupervisorCoreState<Spec>
 
 function startNextOfGroup<Spec extends CoreChildSpec>(state: SupervisorCoreState<Spec>, id: number, effects: Array<SupervisorEffect<Spec>>): void {
   const group = state.groups.get(id);
+  // Siblings still stopping (a zero-delay restart): the last stop to finish starts the group, in order.
+  if (group !== undefined && group.ids.some((each) => find(state, each)?.status === 'stopping')) return;
   const next = group?.ids.map((each) => find(state, each)).find((member) => member !== undefined && member.status === 'down');
   if (group === undefined || next === undefined) {
     if (group !== undefined) {
@@ -490,6 +492,8 @@ function onStopped<Spec extends CoreChildSpec>(state: SupervisorCoreState<Spec>,
   }
   const child = find(state, id);
   if (child !== undefined && child.status === 'stopping') child.status = 'down';
+  const starting = state.starting;
+  if (starting?.kind === 'group' && !state.children.some((each) => each.status === 'starting')) startNextOfGroup(state, starting.group, effects);
 }
 
 function startDynamic<Spec extends CoreChildSpec>(state: SupervisorCoreState<Spec>, spec: Spec, effects: Array<SupervisorEffect<Spec>>): void {

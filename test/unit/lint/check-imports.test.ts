@@ -56,4 +56,28 @@ describe('the import-boundary lint', () => {
       'actors/two/core.ts: a pure core may not use await',
     ]) expect(result.output).toContain(expected);
   });
+
+  it('lints supervisors/core.ts as a pure core: runtime, its own pure modules and type-only imports only, no clock, timers or await', () => {
+    const pure = lint({
+      'runtime/errors.ts': 'export const assert = 1;\n',
+      'supervisors/restart-policy.ts': 'export const backoff = 1;\n',
+      'supervisors/child-spec.ts': 'export const spec = 1;\n',
+      'supervisors/core.ts': "import { assert } from '../runtime/errors.js';\nimport type { ChildSpec } from './child-spec.js';\nimport { backoff } from './restart-policy.js';\n",
+    });
+    expect(pure.output).toContain('ok');
+    expect(pure.status).toBe(0);
+    const impure = lint({
+      'supervisors/supervisor.ts': 'export const shell = 1;\n',
+      'supervisors/core.ts': "import { shell } from './supervisor.js';\nimport { readFileSync } from 'node:fs';\nexport const now = () => Date.now();\nexport const jitter = () => Math.random();\nexport function later() { setTimeout(() => {}, 1); }\nexport async function f() { await 1; }\n",
+    });
+    expect(impure.status).toBe(1);
+    for (const expected of [
+      'supervisors/core.ts: a pure core may import only runtime and its own core, not supervisors/supervisor.js',
+      'supervisors/core.ts: a pure core may not import node:fs',
+      'supervisors/core.ts: a pure core may not use Date.now()',
+      'supervisors/core.ts: a pure core may not use Math.random()',
+      'supervisors/core.ts: a pure core may not use timers',
+      'supervisors/core.ts: a pure core may not use await',
+    ]) expect(impure.output).toContain(expected);
+  });
 });
