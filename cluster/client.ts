@@ -4,7 +4,7 @@
  *   import { connect } from 'troupe/client';
  *   const client = await connect('ws://host:7401', { token });
  *   await client.tell({ node: 'n2', path: '/root/worker' }, { type: 'job' });
- *   const reply = await client.ask({ node: 'n3', path: '/root/echo' }, { hello: 1 });
+ *   const reply = await client.ask({ node: 'n3', path: '/root/demo/echo' }, { hello: 1 });
  *   const { nodes } = await client.tree();
  *   const stop = await client.subscribe('lifecycle', (event) => console.log(event));
  *

@@ -1,15 +1,14 @@
 /**
  * The demo child set a `troupe start` node runs: small actors that make the cluster observable and
  * testable from outside (echo, counter, a crash-on-demand worker, a sink that checks order and
- * duplicates per stream, a slow sink with a small mailbox, a producer that streams to a remote sink
- * at-most-once or at-least-once, and a watcher of remote actors). Each but echo (which answers anything
- * by design) refuses a message it does not know with `refuseUnknown` and keeps its state.
- *
- * Stream names come from clients, so every table keyed by them is bounded (`demoLimits`): past the
- * bound a new stream is counted in `refusedStreams` and ignored, never stored.
+ * duplicates per stream, a producer that streams to a remote sink at-most-once or at-least-once, and a
+ * watcher of remote actors). Each but echo (which answers anything by design) refuses a message it does
+ * not know with `refuseUnknown` and keeps its state. They run under their own supervisor, `/root/demo`,
+ * so that a client crashing them on purpose reaches that supervisor and not the root that holds
+ * storage and the KV.
  */
-import { behaviour, refuseUnknown, type Ref, type Terminated } from '../runtime/index.js';
-import type { ChildSpec } from '../supervisors/index.js';
+import { behaviour, limits, refuseUnknown, type Ref, type Terminated } from '../runtime/index.js';
+import { supervisor, type ChildSpec } from '../supervisors/index.js';
 import type { SendResult } from './router.js';
 
 /** Messages of the echo actor: every ask is answered with what it carried. */
@@ -243,16 +242,36 @@ export const watcherBehaviour = behaviour<{ terminated: Terminated[] }, WatcherM
   },
 });
 
-/** The demo children, in start order, under the root supervisor (`/root/<id>`). */
-export function demoChildren(node: { sendReliable(target: Ref, body: unknown): SendResult }): ChildSpec[] {
+/** Restart intensity of the demo supervisor (the defaults: a flaky crash storm escalates to it). */
+export const demoSupervision = { maxRestarts: limits.maxRestarts, periodMs: limits.maxRestartsPeriodMs } as const;
+
+/**
+ * The demo children, in start order, under one supervisor at `/root/demo` (`/root/demo/<id>`).
+ *
+ * A crash storm in a demo actor (more than `demoSupervision.maxRestarts` crashes within its period)
+ * makes the demo supervisor escalate: it stops the demo actors and crashes into the root, which
+ * restarts it (it is a `permanent` child) with the root's backoff; the root counts that as one restart
+ * of its own, so one storm costs the root one restart instead of four, and storage and the KV replica
+ * beside it are never touched. The demo supervisor's restarts window is its own: a fresh incarnation
+ * starts with an empty window. `supervision` overrides the demo supervisor's intensity (tests that
+ * crash the demo actors on purpose many times).
+ */
+export function demoChildren(
+  node: { sendReliable(target: Ref, body: unknown): SendResult },
+  supervision: { readonly maxRestarts: number; readonly periodMs: number } = demoSupervision,
+): ChildSpec[] {
   const worker = (id: string, start: ChildSpec['start']): ChildSpec => ({ id, start, restart: 'permanent', shutdownMs: 1_000, kind: 'worker' });
-  return [
-    worker('echo', echoBehaviour),
-    worker('counter', counterBehaviour),
-    worker('flaky', flakyBehaviour),
-    worker('sink', sinkBehaviour),
-    worker('slow', slowSinkBehaviour),
-    worker('producer', producerBehaviour((target, body) => node.sendReliable(target, body))),
-    worker('watcher', watcherBehaviour),
-  ];
+  const demo = supervisor({
+    name: 'demo', strategy: 'one_for_one', maxRestarts: supervision.maxRestarts, periodMs: supervision.periodMs,
+    children: [
+      worker('echo', echoBehaviour),
+      worker('counter', counterBehaviour),
+      worker('flaky', flakyBehaviour),
+      worker('sink', sinkBehaviour),
+      worker('slow', slowSinkBehaviour),
+      worker('producer', producerBehaviour((target, body) => node.sendReliable(target, body))),
+      worker('watcher', watcherBehaviour),
+    ],
+  });
+  return [{ id: 'demo', start: demo, restart: 'permanent', shutdownMs: 10_000, kind: 'supervisor' }];
 }

@@ -61,9 +61,13 @@ export function startOptions(args: ParsedArgs, children?: (node: ClusterNode) =>
   };
 }
 
-/** Runs a node until a termination signal; resolves with the exit code. */
+/**
+ * Runs a node until a termination signal; resolves with the exit code. Unless the options bring a
+ * logger, the node's structured log (crash reports, restarts, escalations, why it stops) goes to stderr.
+ */
 export async function runNode(options: ClusterNodeOptions, out: (line: string) => void): Promise<number> {
-  const node = await createClusterNode(options);
+  const system = options.supervision?.system;
+  const node = await createClusterNode({ ...options, supervision: { ...options.supervision, system: { ...system, logger: system?.logger ?? createLogger() } } });
   out(JSON.stringify({ event: 'listening', node: node.name, address: node.address, port: node.port, incarnation: node.incarnation, pid: process.pid }));
   return new Promise((resolve) => {
     let leaving = false;
@@ -80,7 +84,7 @@ export async function runNode(options: ClusterNodeOptions, out: (line: string) =
     process.once('SIGINT', () => leave('SIGINT'));
     void node.terminated.then((termination) => {
       if (!leaving && termination.exitCode !== 0) {
-        out(JSON.stringify({ event: 'fatal', node: node.name, error: termination.error ?? 'root supervisor failed' }));
+        out(JSON.stringify({ event: 'fatal', node: node.name, error: termination.error ?? 'root supervisor failed', ...(termination.chain ? { chain: termination.chain, child: termination.child } : {}) }));
         resolve(termination.exitCode);
       }
     });

@@ -16,7 +16,7 @@ console.log(renderMembers(await client.members()));
 
 const other = (await client.members()).find((member) => !member.self)?.node ?? client.node;
 try {
-  console.log(`echo from ${other}:`, await client.ask({ node: other, path: '/root/echo' }, { hello: 'client' }, { timeoutMs: 2_000 }));
+  console.log(`echo from ${other}:`, await client.ask({ node: other, path: '/root/demo/echo' }, { hello: 'client' }, { timeoutMs: 2_000 }));
 } catch (error) {
   // A typed failure: NODE_DOWN, NO_SUCH_ACTOR, ASK_TIMEOUT ...
   console.log(`ask failed: ${(error as { code?: string }).code}`);
@@ -25,7 +25,7 @@ console.log(renderTree(await client.tree()));
 
 const stop = await client.subscribe('lifecycle', (event) => console.log(`lifecycle: ${event.type} ${event.node}:${event.path}`));
 client.onState((state) => console.log(`connection: ${state}`));
-await client.tell({ node: other, path: '/root/flaky' }, { type: 'crash', reason: 'crashed on purpose by examples/client.ts' });
+await client.tell({ node: other, path: '/root/demo/flaky' }, { type: 'crash', reason: 'crashed on purpose by examples/client.ts' });
 await new Promise((resolve) => setTimeout(resolve, followMs));
 await stop();
 await client.close();

@@ -25,7 +25,7 @@ const kvPeers = (process.env.TROUPE_KV_PEERS ?? name).split(',').filter((peer) =
 
 const node = await createClusterNode({
   name, listen, secret, dataDir, tokens: [token],
-  // Refusals, failed joins and crashes are logged to stderr as JSON lines (TROUPE_LOG_LEVEL).
+  // Refusals, failed joins, crash reports, restarts, escalations and why the node stops: JSON lines on stderr (TROUPE_LOG_LEVEL).
   supervision: { system: { logger: createLogger() } },
   children: (cluster) => [
     { id: 'storage', start: storageBehaviour({ directory: join(dataDir, 'storage') }), restart: 'permanent', shutdownMs: 5000, kind: 'worker' },
@@ -53,5 +53,5 @@ const leave = (signal: string): void => {
 process.on('SIGINT', () => leave('SIGINT'));
 process.on('SIGTERM', () => leave('SIGTERM'));
 const termination = await node.terminated;
-console.log(`node ${node.name} stopped (exit ${termination.exitCode})`);
+console.log(`node ${node.name} stopped (exit ${termination.exitCode})${termination.error !== undefined ? `: ${termination.error}` : ''}`);
 process.exit(termination.exitCode);

@@ -47,10 +47,10 @@ try {
   console.log('members:', (await client.members()).map((member) => `${member.node}:${member.status}`).join(' '));
 
   // A message from the client, through n1, to the counter on n2; then an ask from n1's side to n3.
-  await client.tell({ node: 'n2', path: '/root/counter' }, { type: 'inc', by: 41 });
-  await client.tell({ node: 'n2', path: '/root/counter' }, { type: 'inc' });
-  console.log('counter on n2:', await client.ask({ node: 'n2', path: '/root/counter' }, { type: 'get' }));
-  console.log('echo from n3:', JSON.stringify(await client.ask({ node: 'n3', path: '/root/echo' }, { hello: 'from n1' })));
+  await client.tell({ node: 'n2', path: '/root/demo/counter' }, { type: 'inc', by: 41 });
+  await client.tell({ node: 'n2', path: '/root/demo/counter' }, { type: 'inc' });
+  console.log('counter on n2:', await client.ask({ node: 'n2', path: '/root/demo/counter' }, { type: 'get' }));
+  console.log('echo from n3:', JSON.stringify(await client.ask({ node: 'n3', path: '/root/demo/echo' }, { hello: 'from n1' })));
 
   console.log(renderTree(await client.tree()));
   await client.close();

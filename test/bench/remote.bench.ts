@@ -155,7 +155,7 @@ function drained(ws: WebSocket): Promise<void> {
 // ---- Troupe ----
 
 async function troupeTell(node: ClusterNode, count: number): Promise<number> {
-  const sink = { node: 'n2', path: '/root/sink' };
+  const sink = { node: 'n2', path: '/root/demo/sink' };
   const before = await node.system.ask<number>(sink, { type: 'count' }, { timeoutMs: 60_000 });
   const started = performance.now();
   for (let index = 0; index < count; index += 1) {
@@ -171,7 +171,7 @@ async function troupeTell(node: ClusterNode, count: number): Promise<number> {
 }
 
 async function troupeAsks(node: ClusterNode, count: number): Promise<number[]> {
-  const echo = { node: 'n2', path: '/root/echo' };
+  const echo = { node: 'n2', path: '/root/demo/echo' };
   const latencies: number[] = [];
   for (let index = 0; index < count; index += 1) {
     const started = performance.now();

@@ -14,8 +14,8 @@ import { waitFor } from '../../support/wait.js';
 
 const secret = 'partition-test-secret';
 const token = 'partition-test-token';
-const sink = { node: 'n2', path: '/root/sink' };
-const producer = { node: 'n1', path: '/root/producer' };
+const sink = { node: 'n2', path: '/root/demo/sink' };
+const producer = { node: 'n1', path: '/root/demo/producer' };
 
 /** Reads one counter of a node's Prometheus metrics. */
 async function metric(port: number, name: string, peer: string): Promise<number> {

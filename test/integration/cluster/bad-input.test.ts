@@ -24,7 +24,7 @@ describe('a node under hostile input', () => {
 
   /** The node still serves others: an ask crosses to n2 and the link to n2 is (still, or again) up. */
   const stillServing = async (): Promise<void> => {
-    expect(await client.ask({ node: 'n2', path: '/root/echo' }, 'still there?')).toEqual({ type: 'echo', body: 'still there?' });
+    expect(await client.ask({ node: 'n2', path: '/root/demo/echo' }, 'still there?')).toEqual({ type: 'echo', body: 'still there?' });
     await waitFor(async () => (await client.members()).find((member) => member.node === 'n2')?.status === 'up', { what: 'n2 up' });
   };
 
@@ -100,8 +100,8 @@ describe('a node under hostile input', () => {
     peer.sendBytes(Uint8Array.from([...envelopeHead, ...new Array(100).fill(0x81), 0x01]));
     expect(await peer.errorFrame('DEPTH_EXCEEDED')).toBeDefined();
     // A valid frame still works on the same link: the peer's tell reaches the counter.
-    peer.sendFrames([[0, 2, 'ok-1', '/root/counter', { type: 'inc', by: 7 }]]);
-    await waitFor(async () => (await client.ask<number>({ node: 'n1', path: '/root/counter' }, { type: 'get' })) === 7, { what: 'the valid tell to arrive' });
+    peer.sendFrames([[0, 2, 'ok-1', '/root/demo/counter', { type: 'inc', by: 7 }]]);
+    await waitFor(async () => (await client.ask<number>({ node: 'n1', path: '/root/demo/counter' }, { type: 'get' })) === 7, { what: 'the valid tell to arrive' });
     expect(peer.ws.readyState).toBe(peer.ws.OPEN);
     peer.close();
     await stillServing();

@@ -53,16 +53,16 @@ describe('the CLI and HTTP routes', () => {
   });
 
   it('sends and asks across nodes', async () => {
-    expect((await cli('send', 'n2', '/root/counter', '{"type":"inc","by":4}', '--url', url, '--token', token)).code).toBe(0);
-    await waitFor(async () => (await cli('ask', 'n2', '/root/counter', '{"type":"get"}', '--url', url, '--token', token)).out === '4', { what: 'the count to show' });
-    const echo = await cli('ask', 'n2', '/root/echo', '[1,"two"]', '--url', url, '--token', token);
+    expect((await cli('send', 'n2', '/root/demo/counter', '{"type":"inc","by":4}', '--url', url, '--token', token)).code).toBe(0);
+    await waitFor(async () => (await cli('ask', 'n2', '/root/demo/counter', '{"type":"get"}', '--url', url, '--token', token)).out === '4', { what: 'the count to show' });
+    const echo = await cli('ask', 'n2', '/root/demo/echo', '[1,"two"]', '--url', url, '--token', token);
     expect(JSON.parse(echo.out)).toEqual({ type: 'echo', body: [1, 'two'] });
   });
 
   it('fails with typed errors and exit codes', async () => {
     expect(await cli('members', '--url', url)).toMatchObject({ code: 1, err: expect.stringContaining('CLIENT_UNAUTHORIZED') });
     expect(await cli('ask', 'n2', '/nobody', '1', '--url', url, '--token', token)).toMatchObject({ code: 1, err: expect.stringContaining('NO_SUCH_ACTOR') });
-    expect(await cli('send', 'n2', '/root/echo', '{not json', '--url', url, '--token', token)).toMatchObject({ code: 2, err: expect.stringContaining('INVALID_ARGUMENT') });
+    expect(await cli('send', 'n2', '/root/demo/echo', '{not json', '--url', url, '--token', token)).toMatchObject({ code: 2, err: expect.stringContaining('INVALID_ARGUMENT') });
     expect((await cli('tree', '--bogus')).code).toBe(2);
     expect((await cli('frobnicate')).code).toBe(2);
     expect((await cli('help')).code).toBe(0);
@@ -80,8 +80,8 @@ describe('the CLI and HTTP routes', () => {
     const io = captureIo(controller.signal);
     const watching = runCli(['tree', '--watch', '--url', url, '--token', token], [], io);
     await waitFor(() => io.outText().includes('flaky  [worker flaky]'), { what: 'the first drawing' });
-    await n2.system.ask({ node: 'n2', path: '/root/echo' }, 'warm');
-    n1.system.tell({ node: 'n2', path: '/root/flaky' }, { type: 'crash', reason: 'watch me' });
+    await n2.system.ask({ node: 'n2', path: '/root/demo/echo' }, 'warm');
+    n1.system.tell({ node: 'n2', path: '/root/demo/flaky' }, { type: 'crash', reason: 'watch me' });
     await waitFor(() => /flaky {2}\[worker flaky\] running restarts=1 .*watch me/.test(io.outText()), { timeoutMs: 20_000, what: 'the redrawn tree' });
     controller.abort();
     expect(await watching).toBe(0);
@@ -108,7 +108,7 @@ describe('the CLI and HTTP routes', () => {
     expect(stream.headers.get('content-type')).toContain('text/event-stream');
     const reader = stream.body!.getReader();
     let text = '';
-    n1.system.tell({ node: 'n2', path: '/root/flaky' }, { type: 'crash', reason: 'sse' });
+    n1.system.tell({ node: 'n2', path: '/root/demo/flaky' }, { type: 'crash', reason: 'sse' });
     await waitFor(async () => {
       const { value } = await reader.read();
       text += new TextDecoder().decode(value);

@@ -38,12 +38,12 @@ describe('the client SDK', () => {
 
   it('tells and asks actors on any node through the node it is connected to, with typed errors', async () => {
     expect(client.node).toBe('n1');
-    await client.tell({ node: 'n2', path: '/root/counter' }, { type: 'inc', by: 3 });
-    await waitFor(async () => (await client.ask<number>({ node: 'n2', path: '/root/counter' }, { type: 'get' })) === 3, { what: 'the tell to land' });
+    await client.tell({ node: 'n2', path: '/root/demo/counter' }, { type: 'inc', by: 3 });
+    await waitFor(async () => (await client.ask<number>({ node: 'n2', path: '/root/demo/counter' }, { type: 'get' })) === 3, { what: 'the tell to land' });
     await expect(client.ask({ node: 'n2', path: '/nobody' }, 1)).rejects.toMatchObject({ code: 'NO_SUCH_ACTOR' });
-    await expect(client.ask({ node: 'n2', path: '/root/counter' }, { type: 'inc' }, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'ASK_TIMEOUT' });
-    await expect(client.ask({ node: 'n9', path: '/root/echo' }, 1)).rejects.toMatchObject({ code: 'NODE_DOWN' });
-    await expect(client.tell({ node: 'n1', path: '/root/echo' }, new Date() as never)).rejects.toMatchObject({ code: 'ENCODE_FAILED' });
+    await expect(client.ask({ node: 'n2', path: '/root/demo/counter' }, { type: 'inc' }, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'ASK_TIMEOUT' });
+    await expect(client.ask({ node: 'n9', path: '/root/demo/echo' }, 1)).rejects.toMatchObject({ code: 'NODE_DOWN' });
+    await expect(client.tell({ node: 'n1', path: '/root/demo/echo' }, new Date() as never)).rejects.toMatchObject({ code: 'ENCODE_FAILED' });
   });
 
   it('lists members (without itself) and the tree of every node', async () => {
@@ -52,15 +52,16 @@ describe('the client SDK', () => {
     const tree = await client.tree();
     expect(tree.nodes.map((node) => [node.node, node.status])).toEqual([['n1', 'up'], ['n2', 'up']]);
     const n2Root = tree.nodes[1]!.tree!.children.find((child) => child.path === '/root')!;
-    expect(n2Root.children.map((child) => child.path)).toContain('/root/flaky');
+    const n2Demo = n2Root.children.find((child) => child.path === '/root/demo')!;
+    expect(n2Demo.children.map((child) => child.path)).toContain('/root/demo/flaky');
   });
 
   it('streams lifecycle events from other nodes', async () => {
     const events: InspectionEvent[] = [];
     const stop = await client.subscribe('lifecycle', (event) => events.push(event));
-    await client.tell({ node: 'n2', path: '/root/flaky' }, { type: 'crash', reason: 'for the client test' });
-    await waitFor(() => events.some((event) => event.type === 'restarted' && event.node === 'n2' && event.path === '/root/flaky'), { what: 'restarted event from n2' });
-    expect(events.find((event) => event.type === 'crashed')).toMatchObject({ node: 'n2', path: '/root/flaky', error: 'for the client test' });
+    await client.tell({ node: 'n2', path: '/root/demo/flaky' }, { type: 'crash', reason: 'for the client test' });
+    await waitFor(() => events.some((event) => event.type === 'restarted' && event.node === 'n2' && event.path === '/root/demo/flaky'), { what: 'restarted event from n2' });
+    expect(events.find((event) => event.type === 'crashed')).toMatchObject({ node: 'n2', path: '/root/demo/flaky', error: 'for the client test' });
     await stop();
   });
 
@@ -94,7 +95,7 @@ describe('the client SDK', () => {
     await waitFor(() => client.state === 'connected', { timeoutMs: 20_000, what: 'the client to reconnect' });
     expect(states).toEqual(['reconnecting', 'connected']);
     await waitFor(async () => (await client.members()).find((member) => member.node === 'n2')?.status === 'up', { timeoutMs: 20_000, what: 'n2 back in the new n1 view' });
-    await client.tell({ node: 'n1', path: '/root/flaky' }, { type: 'crash' });
+    await client.tell({ node: 'n1', path: '/root/demo/flaky' }, { type: 'crash' });
     await waitFor(() => events.some((event) => event.type === 'restarted' && event.node === 'n1'), { what: 'events after the reconnect' });
   });
 

@@ -40,7 +40,7 @@ describe('one link per pair', () => {
       cleanups.push(() => a.stop(), () => b.stop());
       await waitFor(() => a.member('b')?.status === 'up' && b.member('a')?.status === 'up' && b.member('b')?.status === 'up', { timeoutMs: 20_000, what: 'both up' });
       await waitFor(() => proxyA.connections + proxyB.connections === 1, { timeoutMs: 20_000, what: 'a single connection between a and b' });
-      expect(await a.system.ask({ node: 'b', path: '/root/echo' }, round)).toEqual({ type: 'echo', body: round });
+      expect(await a.system.ask({ node: 'b', path: '/root/demo/echo' }, round)).toEqual({ type: 'echo', body: round });
       expect(proxyA.connections + proxyB.connections).toBe(1);
       // One dial each way, one refused by the tie-break: no reconnect churn (a broken tie-break shows
       // tens of connections here). One spare for a dial a loaded machine lets time out.
@@ -120,7 +120,7 @@ describe('the send queue', () => {
     const n1 = await createClusterNode({ name: 'n1', listen: '127.0.0.1:0', secret, seeds: [`ws://127.0.0.1:${proxy2.port}`], settings });
     cleanups.push(() => n1.stop());
     await waitFor(() => n1.member('n2')?.status === 'up', { timeoutMs: 20_000, what: 'n1 linked to n2 through the proxy' });
-    const sink: Ref = { node: 'n2', path: '/root/sink' };
+    const sink: Ref = { node: 'n2', path: '/root/demo/sink' };
     proxy2.cut('blackhole');
     await waitFor(() => n1.stats().peers.find((peer) => peer.node === 'n2')?.linked === false, { timeoutMs: 20_000, what: 'the link to break' });
     for (let seq = 1; seq <= 80; seq += 1) n1.system.tell(sink, { type: 'item', stream: 'queued', seq });
@@ -142,8 +142,8 @@ describe('death watch across nodes', () => {
     const n2 = await createClusterNode({ name: 'n2', listen: '127.0.0.1:0', secret, seeds: [n1.address], children: (node) => demoChildren(node) });
     cleanups.push(() => n2.stop());
     await waitFor(() => n1.member('n2')?.status === 'up' && n2.member('n2')?.status === 'up', { timeoutMs: 20_000, what: 'n2 up' });
-    const watcher: Ref = { node: 'n1', path: '/root/watcher' };
-    await n1.system.ask(watcher, { type: 'watch', target: { node: 'n2', path: '/root/counter' } });
+    const watcher: Ref = { node: 'n1', path: '/root/demo/watcher' };
+    await n1.system.ask(watcher, { type: 'watch', target: { node: 'n2', path: '/root/demo/counter' } });
     await n1.system.ask(watcher, { type: 'watch', target: { node: 'n2', path: '/root/ghost' } });
     await n2.node.stopChild('counter');
     const heard = await waitFor(async () => {
@@ -151,6 +151,6 @@ describe('death watch across nodes', () => {
       return terminated.length === 2 ? terminated : undefined;
     }, { timeoutMs: 10_000, what: 'two terminated notices' });
     expect(heard).toContainEqual({ type: 'terminated', ref: { node: 'n2', path: '/root/ghost' }, reason: 'noProc' });
-    expect(heard.find((entry) => entry.ref.path === '/root/counter')).toMatchObject({ ref: { node: 'n2', path: '/root/counter' } });
+    expect(heard.find((entry) => entry.ref.path === '/root/demo/counter')).toMatchObject({ ref: { node: 'n2', path: '/root/demo/counter' } });
   });
 });

@@ -11,7 +11,7 @@ import { waitFor } from '../../support/wait.js';
 
 const secret = 'processes-test-secret';
 const token = 'processes-test-token';
-const echoOn = (node: string) => ({ node, path: '/root/echo' });
+const echoOn = (node: string) => ({ node, path: '/root/demo/echo' });
 
 /** The detector's bound for the test timing, plus one evaluation tick. */
 const detection = resolveSettings({ heartbeatIntervalMs: testTiming.heartbeatMs, detector: { acceptablePauseMs: testTiming.acceptablePauseMs, downPhi: testTiming.downPhi, suspectPhi: testTiming.suspectPhi } });
@@ -63,9 +63,9 @@ describe('a three-node cluster of processes', () => {
   });
 
   it('carries a tell and an ask across nodes', async () => {
-    await clients.get('n1')!.tell({ node: 'n2', path: '/root/counter' }, { type: 'inc', by: 5 });
+    await clients.get('n1')!.tell({ node: 'n2', path: '/root/demo/counter' }, { type: 'inc', by: 5 });
     const count = await waitFor(async () => {
-      const value = await clients.get('n3')!.ask<number>({ node: 'n2', path: '/root/counter' }, { type: 'get' });
+      const value = await clients.get('n3')!.ask<number>({ node: 'n2', path: '/root/demo/counter' }, { type: 'get' });
       return value === 5 ? value : undefined;
     }, { timeoutMs: 10_000, what: 'the counter on n2 to reach 5' });
     expect(count).toBe(5);
@@ -74,7 +74,7 @@ describe('a three-node cluster of processes', () => {
 
   it('marks a kill -9ed node down within the detector bound; asks fail fast and watchers hear nodeDown', async () => {
     const n1 = clients.get('n1')!;
-    expect(await n1.ask({ node: 'n1', path: '/root/watcher' }, { type: 'watch', target: echoOn('n3') })).toEqual({ ok: true });
+    expect(await n1.ask({ node: 'n1', path: '/root/demo/watcher' }, { type: 'watch', target: echoOn('n3') })).toEqual({ ok: true });
     await clients.get('n3')!.close();
     clients.delete('n3');
     await killNode(nodes.get('n3')!);
@@ -84,8 +84,8 @@ describe('a three-node cluster of processes', () => {
     // A long ask timeout: failing with NODE_DOWN (not ASK_TIMEOUT) shows it failed fast.
     await expect(n1.ask(echoOn('n3'), { hello: 'anyone' }, { timeoutMs: 60_000 })).rejects.toMatchObject({ code: 'NODE_DOWN' });
     const heard = await waitFor(async () => {
-      const terminated = await n1.ask<Array<{ ref: { node: string; path: string }; reason: string }>>({ node: 'n1', path: '/root/watcher' }, { type: 'report' });
-      return terminated.find((entry) => entry.ref.node === 'n3' && entry.ref.path === '/root/echo');
+      const terminated = await n1.ask<Array<{ ref: { node: string; path: string }; reason: string }>>({ node: 'n1', path: '/root/demo/watcher' }, { type: 'report' });
+      return terminated.find((entry) => entry.ref.node === 'n3' && entry.ref.path === '/root/demo/echo');
     }, { timeoutMs: 10_000, what: 'the watcher to hear about n3' });
     expect(heard.reason).toBe('nodeDown');
   });

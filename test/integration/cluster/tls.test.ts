@@ -36,7 +36,7 @@ describe('TLS links', () => {
 
   it('forms a cluster over mutual TLS and carries an ask', async () => {
     expect(n1.address.startsWith('wss://')).toBe(true);
-    expect(await n1.system.ask({ node: 'n2', path: '/root/echo' }, 'over tls')).toEqual({ type: 'echo', body: 'over tls' });
+    expect(await n1.system.ask({ node: 'n2', path: '/root/demo/echo' }, 'over tls')).toEqual({ type: 'echo', body: 'over tls' });
   });
 
   it('refuses a node dialler without a client certificate', async () => {

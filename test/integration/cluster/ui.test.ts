@@ -43,23 +43,23 @@ describe('the cluster web page', () => {
   it('shows a crash on another node and the restart, live', async () => {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${n1.port}/ui#token=${token}`);
-    const flaky = page.locator('.actor[data-node="n2"][data-path="/root/flaky"]');
+    const flaky = page.locator('.actor[data-node="n2"][data-path="/root/demo/flaky"]');
     await flaky.waitFor({ timeout: 20_000 });
     expect(await page.locator('section.node').count()).toBe(2);
     expect(await flaky.getAttribute('data-restarts')).toBe('0');
     expect(await flaky.getAttribute('data-status')).toBe('running');
 
-    await client.tell({ node: 'n2', path: '/root/flaky' }, { type: 'crash', reason: 'boom from the ui test' });
+    await client.tell({ node: 'n2', path: '/root/demo/flaky' }, { type: 'crash', reason: 'boom from the ui test' });
 
     // The page updates by itself (event stream, then refetch): the row shows the restart and the error.
     // Evaluated in the page (a string, since the test is compiled without the DOM types).
     await page.waitForFunction(
-      `(() => { const row = document.querySelector('.actor[data-node="n2"][data-path="/root/flaky"]');
+      `(() => { const row = document.querySelector('.actor[data-node="n2"][data-path="/root/demo/flaky"]');
         return row !== null && row.dataset.restarts === '1' && row.dataset.status === 'running'; })()`,
       undefined, { timeout: 20_000 },
     );
     expect(await flaky.locator('[data-role="last-error"]').textContent()).toContain('boom from the ui test');
-    await page.locator('#events div', { hasText: 'crashed n2:/root/flaky' }).first().waitFor({ timeout: 20_000 });
+    await page.locator('#events div', { hasText: 'crashed n2:/root/demo/flaky' }).first().waitFor({ timeout: 20_000 });
     await page.close();
   });
 

@@ -83,7 +83,7 @@ describe('connection budgets of an npm start node', () => {
       // may have only its budget of handshakes under way at once).
       for (let batch = 0; batch < 5; batch += 1) clients.push(...(await Promise.all(Array.from({ length: 10 }, () => connect(node.url, { token })))));
       await Promise.all(attackers.map((attacker) => attacker.opened));
-      const answers = await Promise.all(clients.map((client, index) => client.ask({ node: 'n1', path: '/root/echo' }, index)));
+      const answers = await Promise.all(clients.map((client, index) => client.ask({ node: 'n1', path: '/root/demo/echo' }, index)));
       expect(answers).toEqual(clients.map((_, index) => ({ type: 'echo', body: index })));
     } finally {
       for (const attacker of attackers) attacker.terminate();

@@ -64,7 +64,7 @@ describe('refusals are logged', () => {
     }, { what: 'both refusals in the log' });
     const client = await connect(n1.url, { token });
     try {
-      expect(await client.ask({ node: 'n1', path: '/root/echo' }, 'fine')).toEqual({ type: 'echo', body: 'fine' });
+      expect(await client.ask({ node: 'n1', path: '/root/demo/echo' }, 'fine')).toEqual({ type: 'echo', body: 'fine' });
     } finally {
       await client.close();
     }

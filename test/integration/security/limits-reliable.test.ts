@@ -49,9 +49,9 @@ describe('reliable delivery when a mailbox is full', () => {
   });
 
   it('parks what a full mailbox refuses, while other reliable traffic and death-watch notices still arrive', async () => {
-    const slow = { node: 'n2', path: '/root/slow' };
-    const sink = { node: 'n2', path: '/root/sink' };
-    const producer = { node: 'n1', path: '/root/producer' };
+    const slow = { node: 'n2', path: '/root/demo/slow' };
+    const sink = { node: 'n2', path: '/root/demo/sink' };
+    const producer = { node: 'n1', path: '/root/demo/producer' };
     expect(await client.ask(producer, { type: 'produce', target: slow, stream: 'clog', count: clogItems, reliable: true, perTick: 500, intervalMs: 1 })).toEqual({ ok: true });
     await waitFor(async () => (await client.ask<{ done: boolean }>(producer, { type: 'status', stream: 'clog' })).done, { timeoutMs: 60_000, what: 'the clog to be sent' });
     // The slow sink's mailbox is full now: n2 has parked some of the stream.
@@ -59,7 +59,7 @@ describe('reliable delivery when a mailbox is full', () => {
     await waitFor(async () => metric(await (await fetch(n2Metrics)).text(), 'troupe_reliable_parked_total', 'n1') > 0, { timeoutMs: 60_000, what: 'n2 to park items for the full mailbox' });
 
     expect(await client.ask(producer, { type: 'produce', target: sink, stream: 'flow', count: flowItems, reliable: true, perTick: 100, intervalMs: 1 })).toEqual({ ok: true });
-    const watcher = { node: 'n1', path: '/root/watcher' };
+    const watcher = { node: 'n1', path: '/root/demo/watcher' };
     expect(await client.ask(watcher, { type: 'watch', target: { node: 'n2', path: '/root/nobody-here' } })).toEqual({ ok: true });
 
     await waitFor(async () => (await client.ask<Report>(sink, { type: 'report', stream: 'flow' })).distinct === flowItems, { timeoutMs: 60_000, what: 'every flow item at the ordinary sink' });
@@ -87,7 +87,7 @@ describe('reliable delivery when a mailbox is full', () => {
 
     const direct = await connect(n2.url, { token });
     try {
-      expect(await direct.ask({ node: 'n2', path: '/root/echo' }, 'after')).toEqual({ type: 'echo', body: 'after' });
+      expect(await direct.ask({ node: 'n2', path: '/root/demo/echo' }, 'after')).toEqual({ type: 'echo', body: 'after' });
     } finally {
       await direct.close();
     }

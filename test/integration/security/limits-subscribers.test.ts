@@ -19,7 +19,7 @@ describe('slow lifecycle subscribers', () => {
   it('are dropped with a final notice and a counter when they fall behind, and others are still served', async () => {
     const node: ClusterNode = await createClusterNode({
       name: 'n1', listen: '127.0.0.1:0', secret: 'subscribers-secret', tokens: [token], settings: { subscriberBytesMax: 64 * 1024 },
-      supervision: { maxRestarts: 100_000, periodMs: 1_000 }, children: (cluster) => demoChildren(cluster),
+      supervision: { maxRestarts: 100_000, periodMs: 1_000 }, children: (cluster) => demoChildren(cluster, { maxRestarts: 100_000, periodMs: 1_000 }),
     });
     cleanups.push(() => node.stop());
     const slow = new RawClient(`ws://127.0.0.1:${node.port}`);
@@ -31,7 +31,7 @@ describe('slow lifecycle subscribers', () => {
     slow.stopReading();
     // Each crash event carries its 100 kB reason: a few hundred of them outgrow every buffer on the way.
     const reason = 'r'.repeat(100_000);
-    const flaky = { node: 'n1', path: '/root/flaky' };
+    const flaky = { node: 'n1', path: '/root/demo/flaky' };
     await waitFor(async () => {
       for (let index = 0; index < 20; index += 1) node.system.tell(flaky, { type: 'crash', reason });
       await node.system.ask(flaky, { type: 'ping' }, { timeoutMs: 10_000 }).catch(() => undefined);
@@ -39,7 +39,7 @@ describe('slow lifecycle subscribers', () => {
     }, { timeoutMs: 120_000, what: 'the slow subscriber to be dropped' });
     const reader = await connect(`ws://127.0.0.1:${node.port}`, { token });
     cleanups.push(() => reader.close());
-    expect(await reader.ask({ node: 'n1', path: '/root/echo' }, 'served')).toEqual({ type: 'echo', body: 'served' });
+    expect(await reader.ask({ node: 'n1', path: '/root/demo/echo' }, 'served')).toEqual({ type: 'echo', body: 'served' });
     // Once it reads again, the dropped subscriber finds the notice after the events it was sent.
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     await waitFor(() => slow.frames.some((frame) => (frame as { type?: string; code?: string }).type === 'error' && (frame as { code?: string }).code === 'SLOW_SUBSCRIBER'),

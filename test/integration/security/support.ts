@@ -90,7 +90,7 @@ export async function kvGet(client: TroupeClient, node: string, key: string): Pr
 export async function stillServes(node: StartedNode, token: string, kv: { key: string; value: string }): Promise<void> {
   const client = await connect(node.url, { token });
   try {
-    const echoed = await client.ask({ node: 'n1', path: '/root/echo' }, 'still there?', { timeoutMs: 20_000 });
+    const echoed = await client.ask({ node: 'n1', path: '/root/demo/echo' }, 'still there?', { timeoutMs: 20_000 });
     if (JSON.stringify(echoed) !== JSON.stringify({ type: 'echo', body: 'still there?' })) throw new Error(`echo answered ${JSON.stringify(echoed)}`);
     const value = await kvGet(client, 'n1', kv.key);
     if (value !== kv.value) throw new Error(`kv ${kv.key} reads ${JSON.stringify(value)}, expected ${kv.value}`);
