@@ -153,7 +153,7 @@ export type SupervisorEffect<Spec extends CoreChildSpec = CoreChildSpec> =
   | { readonly type: 'reply'; readonly value: CoreReply }
   | { readonly type: 'replyStarted'; readonly id: string }
   | { readonly type: 'replyChildren'; readonly ids: readonly string[] }
-  | { readonly type: 'deadLetter'; readonly reason: 'unknownMessage' }
+  | { readonly type: 'deadLetter'; readonly reason: string }
   | { readonly type: 'emit'; readonly event: { readonly type: 'restarting'; readonly path: string; readonly delayMs: number } | { readonly type: 'escalated'; readonly path: string; readonly error: string } }
   | { readonly type: 'log'; readonly level: 'warn' | 'error'; readonly event: string; readonly fields: Readonly<Record<string, unknown>> };
 
@@ -533,7 +533,7 @@ function shutdown<Spec extends CoreChildSpec>(state: SupervisorCoreState<Spec>, 
 function refuse<Spec extends CoreChildSpec>(state: SupervisorCoreState<Spec>, messageType: string, ask: boolean, effects: Array<SupervisorEffect<Spec>>): void {
   state.refused += 1;
   const message = `${state.path} does not handle ${JSON.stringify(messageType)}`;
-  effects.push(ask ? { type: 'reply', value: { ok: false, code: 'UNKNOWN_MESSAGE', message } } : { type: 'deadLetter', reason: 'unknownMessage' });
+  effects.push(ask ? { type: 'reply', value: { ok: false, code: 'UNKNOWN_MESSAGE', message } } : { type: 'deadLetter', reason: `UNKNOWN_MESSAGE: ${message}` });
   effects.push({ type: 'log', level: 'warn', event: 'supervisor.refused', fields: { path: state.path, messageType, refused: state.refused } });
 }
 

@@ -57,8 +57,8 @@ describe('the import-boundary lint', () => {
     ]) expect(result.output).toContain(expected);
   });
 
-  it('lints supervisors/core.ts as a pure core: runtime, its own pure modules and type-only imports only, no clock, timers or await', () => {
-    const pure = lint({
+  it('lints supervisors/core.ts as a pure core: runtime, its own pure modules and type-only imports only, no clock, timers or await', async () => {
+    const pure = await lint({
       'runtime/errors.ts': 'export const assert = 1;\n',
       'supervisors/restart-policy.ts': 'export const backoff = 1;\n',
       'supervisors/child-spec.ts': 'export const spec = 1;\n',
@@ -66,7 +66,7 @@ describe('the import-boundary lint', () => {
     });
     expect(pure.output).toContain('ok');
     expect(pure.status).toBe(0);
-    const impure = lint({
+    const impure = await lint({
       'supervisors/supervisor.ts': 'export const shell = 1;\n',
       'supervisors/core.ts': "import { shell } from './supervisor.js';\nimport { readFileSync } from 'node:fs';\nexport const now = () => Date.now();\nexport const jitter = () => Math.random();\nexport function later() { setTimeout(() => {}, 1); }\nexport async function f() { await 1; }\n",
     });

@@ -66,7 +66,7 @@ describe('unknown messages', () => {
     node.system.tell(node.root, { type: 'hello' });
     node.system.tell(node.root, 'not even an object');
     await waitFor(() => node.system.deadLetters().count === before + 2, { what: 'two dead letters' });
-    expect(events.filter((event) => event.type === 'deadLetter').map((event) => (event as { reason: string }).reason)).toEqual(['unknownMessage', 'unknownMessage']);
+    expect(events.filter((event) => event.type === 'deadLetter').map((event) => (event as { reason: string }).reason.split(':')[0])).toEqual(['UNKNOWN_MESSAGE', 'UNKNOWN_MESSAGE']);
     expect(node.tree().children[0]?.details).toMatchObject({ children: 1, refused: 3 });
     node.system.tell(w('/root/a'), { type: 'crash' });
     await waitFor(() => events.some((event) => event.type === 'restarted' && event.path === '/root/a'), { what: 'a restarted' });
