@@ -145,7 +145,7 @@ describe('death watch across nodes', () => {
     const watcher: Ref = { node: 'n1', path: '/root/demo/watcher' };
     await n1.system.ask(watcher, { type: 'watch', target: { node: 'n2', path: '/root/demo/counter' } });
     await n1.system.ask(watcher, { type: 'watch', target: { node: 'n2', path: '/root/ghost' } });
-    await n2.node.stopChild('counter');
+    expect(await n2.system.ask({ node: 'n2', path: '/root/demo' }, { type: 'supervisor.stopChild', id: 'counter' })).toEqual({ ok: true });
     const heard = await waitFor(async () => {
       const terminated = await n1.system.ask<Array<{ ref: Ref; reason: string }>>(watcher, { type: 'report' });
       return terminated.length === 2 ? terminated : undefined;
