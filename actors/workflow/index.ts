@@ -11,11 +11,13 @@ export {
   ChildFailedError, NondeterminismError, StepFailedError, WorkflowCancelledError, WorkflowError, WorkflowFailedError, failureOf,
 } from './errors.js';
 export type { WorkflowErrorCode } from './errors.js';
+export { replayHistory } from './replay-check.js';
+export type { ReplayOutcome } from './replay-check.js';
 export { workflowLimits } from './limits.js';
 export type { WorkflowLimits } from './limits.js';
 export { TaskQueues } from './task-queues.js';
 export type { QueuedAttempt, TaskQueueOptions } from './task-queues.js';
 export { applyEvent, backoffIntervalMs, decideRetry, defaultRetryPolicy, dueTimeout, emptyRunState, foldHistory, idempotencyKey, jitteredMs, nextWakeMs, step } from './core/index.js';
 export type {
-  Command, CoreInput, CoreOutput, Effect, FailureInfo, HistoryEvent, RecordedCommand, RetryPolicy, RunState, RunStatus, StepOptions, StepTimeouts, TimeoutKind,
+  Command, CoreInput, CoreOutput, Effect, FailureInfo, HistoryEvent, RecordedCommand, RetryPolicy, RunState, RunStatus, StepOptions, StepState, StepTimeouts, TimeoutKind,
 } from './core/index.js';
