@@ -3,6 +3,10 @@
  * the next step runs; retries, four step timeouts, durable timers, signals, queries, child workflows,
  * sagas; recovery by replay. The only public surface of actors/workflow.
  */
+export { engineRef, workflowClient, workflowEngine, workflowEngineBehaviour } from './actor.js';
+export type { WorkflowActorState, WorkflowClient, WorkflowEngineActorOptions } from './actor.js';
+export { WORKFLOW_REQUEST_TYPES, parseWorkflowRequest } from './protocol.js';
+export type { WorkflowReply, WorkflowRequest } from './protocol.js';
 export { workflow } from './definition.js';
 export type { StepCallOptions, StepContext, WorkflowContext, WorkflowDefinition } from './definition.js';
 export { WorkflowEngine } from './engine.js';
