@@ -265,6 +265,7 @@ export class WorkflowEngine {
   #open(workflowId: string): RunHost {
     this.#assertOpen();
     const host = this.#run(workflowId);
+    if (host.nondeterminism !== undefined) throw host.nondeterminism;
     if (host.state.status !== 'running') throw new WorkflowError('WORKFLOW_NOT_RUNNING', `workflow ${workflowId} is ${host.state.status}`, { context: { workflowId, status: host.state.status } });
     return host;
   }

@@ -56,6 +56,8 @@ export function idempotencyKey(workflowId: string, stepName: string, attempt: nu
 
 /** Advances a run by one input. Pure: no I/O, no clock, no randomness beyond `input`. */
 export function step(state: RunState, input: CoreInput): CoreOutput {
+  // A diverged replay takes nothing more: the history stays as it was until the original code returns.
+  if (state.diverged) return { state, effects: [], wakeAtMs: undefined };
   const out = new Output(state);
   switch (input.type) {
     case 'start':

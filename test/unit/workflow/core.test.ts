@@ -59,7 +59,9 @@ describe('run machine', () => {
     const { effects, state } = run([{ type: 'commands', commands: [{ kind: 'step', seq: 0, name: 'b', options: options() }], nowMs: 0 }], before);
     expect(effects).toEqual([{ type: 'nondeterminism', seq: 0, expected: { kind: 'step', name: 'a' }, actual: { kind: 'step', name: 'b' } }]);
     expect(state.diverged).toBe(true);
-    expect(run([{ type: 'commands', commands: [{ kind: 'timer', seq: 1, name: 't', dueMs: 5 }], nowMs: 0 }], state).effects).toEqual([]);
+    for (const input of [{ type: 'commands', commands: [{ kind: 'timer', seq: 1, name: 't', dueMs: 5 }], nowMs: 0 }, { type: 'signal', name: 's', payload: 1 }, { type: 'tick', nowMs: 10_000, random: 0 }] as CoreInput[]) {
+      expect(run([input], state).effects).toEqual([]);
+    }
   });
 
   it('reports NONDETERMINISM when a replay issues fewer commands than the history holds', () => {

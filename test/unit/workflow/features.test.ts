@@ -96,8 +96,9 @@ describe('replay', () => {
     expect((error as NondeterminismError).expected).toEqual({ kind: 'step', name: 'reserve' });
     expect((error as NondeterminismError).actual).toEqual({ kind: 'step', name: 'reserve-stock' });
     expect(harness.engine.list()[0]!.nondeterminism).toContain('reserve-stock');
-    // Nothing was appended for the diverged replay, and the timer does not fire it on.
+    // Nothing was appended for the diverged replay; the timer does not fire it on; signals are refused.
     const events = harness.engine.history('o1').length;
+    await expect(harness.engine.signal('o1', 'poke')).rejects.toMatchObject({ code: 'NONDETERMINISM' });
     harness.clock.advance(2_000);
     await harness.engine.idle();
     expect(harness.engine.history('o1')).toHaveLength(events);
