@@ -17,6 +17,8 @@ import { Ledger, crashPlan, crashWorkflows } from './crash-workflows.js';
 const [directory, ledgerPath] = process.argv.slice(2);
 if (directory === undefined || ledgerPath === undefined) throw new Error('usage: crash-child.ts <directory> <ledger>');
 
+// Keeps the process alive even if every run waits on nothing (the test then sees no all-done and fails).
+setInterval(() => {}, 60_000);
 const ledger = new Ledger(ledgerPath, (key) => process.stdout.write(`effect ${key}\n`));
 const engine = await WorkflowEngine.open({ directory, workflows: crashWorkflows(ledger) });
 process.stdout.write('ready\n');
@@ -27,4 +29,3 @@ await Promise.all(plan.map(async ({ workflowId, input }) => {
   process.stdout.write(`finished ${workflowId}\n`);
 }));
 process.stdout.write('all-done\n');
-setInterval(() => {}, 60_000);

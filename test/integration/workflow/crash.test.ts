@@ -57,8 +57,18 @@ async function runChild(directory: string, ledger: string, plan: KillPlan): Prom
     killed = true;
   };
   if (plan.at === 'starting') setTimeout(kill, 0);
+  // A failure bound, not a timing assertion: a final run that makes no progress for this long is killed
+  // and the test fails on the missing all-done.
+  let stalled: NodeJS.Timeout | undefined;
+  const watchdog = (): void => {
+    if (plan.at !== 'never') return;
+    clearTimeout(stalled);
+    stalled = setTimeout(kill, 120_000);
+  };
+  watchdog();
   createInterface({ input: child.stdout! }).on('line', (line) => {
     if (line === 'ready' && plan.at === 'ready') kill();
+    watchdog();
     if (line.startsWith('effect ')) {
       effects += 1;
       if (plan.at === 'effects' && effects === plan.count) setTimeout(kill, plan.delayMs);
@@ -71,6 +81,7 @@ async function runChild(directory: string, ledger: string, plan: KillPlan): Prom
   try {
     await exited;
   } finally {
+    clearTimeout(stalled);
     child.kill('SIGKILL');
     children.delete(child);
   }
