@@ -6,7 +6,7 @@
  * a serial mailbox of its own inside the engine actor (run-host.ts), and steps run in the engine's
  * task-queue workers.
  */
-import { InvalidArgumentError, TroupeError, describeError, type ActorContext, type Ref, type Behaviour, type ActorSystem } from '../../runtime/index.js';
+import { InvalidArgumentError, TroupeError, describeError, refuseUnknown, type ActorContext, type Ref, type Behaviour, type ActorSystem } from '../../runtime/index.js';
 import { supervisor, type ChildSpec } from '../../supervisors/index.js';
 import type { Disk } from '../storage/index.js';
 import type { HistoryEvent } from './core/index.js';
@@ -14,7 +14,7 @@ import type { WorkflowDefinition } from './definition.js';
 import { WorkflowEngine, type RunSummary } from './engine.js';
 import { WorkflowError, WorkflowFailedError, type WorkflowErrorCode } from './errors.js';
 import type { WorkflowLimits } from './limits.js';
-import { parseWorkflowRequest, type WorkflowReply, type WorkflowRequest } from './protocol.js';
+import { isWorkflowRequestType, parseWorkflowRequest, type WorkflowReply, type WorkflowRequest } from './protocol.js';
 
 /** Options of `workflowEngine`. */
 export interface WorkflowEngineActorOptions {
@@ -34,27 +34,35 @@ export interface WorkflowEngineActorOptions {
 /** The engine actor's state: the open engine. */
 export interface WorkflowActorState {
   readonly engine: WorkflowEngine;
+  /** Identifies this incarnation's own fault notice, so no other sender can forge one. */
+  readonly faultToken: object;
 }
 
-type EngineMessage = WorkflowRequest | { readonly type: 'workflow.fault'; readonly message: string };
+type EngineMessage = WorkflowRequest | { readonly type: 'workflow.fault'; readonly message: string; readonly token: object };
 
 /** The engine actor's behaviour. */
 export function workflowEngineBehaviour(options: WorkflowEngineActorOptions): Behaviour<WorkflowActorState, EngineMessage> {
   return {
     name: 'workflow-engine',
     async init(ctx) {
+      const faultToken = {};
       const engine = await WorkflowEngine.open({
         directory: options.dataDir, workflows: options.workflows, clock: ctx.clock, rng: ctx.rng,
         ...(options.disk ? { disk: options.disk } : {}), ...(options.taskQueues ? { taskQueues: options.taskQueues } : {}), ...(options.limits ? { limits: options.limits } : {}),
-        onFault: (error) => ctx.tell(ctx.self, { type: 'workflow.fault', message: describeError(error).message }),
+        onFault: (error) => ctx.tell(ctx.self, { type: 'workflow.fault', message: describeError(error).message, token: faultToken }),
       });
-      return { engine };
+      return { engine, faultToken };
     },
     receive(state, message, ctx) {
-      if ((message as { type?: unknown }).type === 'terminated') return state;
-      if ((message as { type?: unknown }).type === 'workflow.fault') {
+      const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+      if (type === 'terminated') return state;
+      if (type === 'workflow.fault' && (message as { token?: unknown }).token === state.faultToken) {
         // Fail-stop: the WAL refuses further writes; a restart reopens it and replays the histories.
-        throw new WorkflowError('ENGINE_CLOSED', `workflow engine storage failed: ${(message as { message: string }).message}`);
+        throw new WorkflowError('ENGINE_CLOSED', `workflow engine storage failed: ${String((message as { message?: unknown }).message)}`);
+      }
+      if (!isWorkflowRequestType(message)) {
+        refuseUnknown(ctx, message, 'workflow-engine');
+        return state;
       }
       const request = parseWorkflowRequest(message);
       if ('ok' in request) {

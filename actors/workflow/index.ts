@@ -5,7 +5,7 @@
  */
 export { engineRef, workflowClient, workflowEngine, workflowEngineBehaviour } from './actor.js';
 export type { WorkflowActorState, WorkflowClient, WorkflowEngineActorOptions } from './actor.js';
-export { WORKFLOW_REQUEST_TYPES, parseWorkflowRequest } from './protocol.js';
+export { WORKFLOW_REQUEST_TYPES, isWorkflowRequestType, parseWorkflowRequest } from './protocol.js';
 export type { WorkflowReply, WorkflowRequest } from './protocol.js';
 export { workflow } from './definition.js';
 export type { StepCallOptions, StepContext, WorkflowContext, WorkflowDefinition } from './definition.js';

@@ -34,12 +34,17 @@ const required: Record<(typeof WORKFLOW_REQUEST_TYPES)[number], readonly string[
   'workflow.history': ['workflowId'],
 };
 
-/** Checks a message's shape; returns the request, or a refusal reply naming what is wrong. */
+/** True for a message whose `type` is one of the workflow requests (its fields are checked by `parseWorkflowRequest`). */
+export function isWorkflowRequestType(message: unknown): boolean {
+  const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+  return typeof type === 'string' && Object.hasOwn(required, type);
+}
+
+/** Checks a request's fields (its type is known); returns the request, or an INVALID_ARGUMENT reply naming what is wrong. */
 export function parseWorkflowRequest(message: unknown): WorkflowRequest | Extract<WorkflowReply, { ok: false }> {
-  if (typeof message !== 'object' || message === null) return { ok: false, code: 'INVALID_ARGUMENT', message: 'a workflow request must be an object' };
+  if (!isWorkflowRequestType(message)) return { ok: false, code: 'INVALID_ARGUMENT', message: 'not a workflow request' };
   const candidate = message as Record<string, unknown>;
-  const type = candidate.type;
-  if (typeof type !== 'string' || !(type in required)) return { ok: false, code: 'INVALID_ARGUMENT', message: `unknown workflow request type ${JSON.stringify(type)}` };
+  const type = candidate.type as string;
   for (const field of required[type as keyof typeof required]) {
     if (typeof candidate[field] !== 'string') return { ok: false, code: 'INVALID_ARGUMENT', message: `${type}: ${field} must be a string` };
   }

@@ -13,7 +13,6 @@
  *
  * Run with `npm run bench -- workflow`; the last line is the JSON.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Wal } from '../../actors/storage/index.js';
 import { WorkflowEngine, workflow, type WorkflowDefinition } from '../../actors/workflow/index.js';
+import { childExited, spawnChild, stopChild } from '../support/children.js';
 
 const RUNS = Number(process.env.WORKFLOW_BENCH_RUNS ?? '1000');
 const RESUME_RUNS = Number(process.env.WORKFLOW_BENCH_RESUME_RUNS ?? '10000');
@@ -110,16 +110,16 @@ async function child(directory: string): Promise<void> {
 async function resumeAfterKill(): Promise<{ resumeMs: number; resumed: number; records: number }> {
   const directory = fresh();
   const script = fileURLToPath(import.meta.url);
-  const childProcess = spawn(process.execPath, ['--import', 'tsx', script, '--child', directory], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const childProcess = spawnChild(process.execPath, ['--import', 'tsx', script, '--child', directory], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: childProcess.stdout! }).on('line', (line) => line === 'ready' && resolve());
       childProcess.once('exit', (code) => reject(new Error(`bench child exited early (${String(code)})`)));
     });
   } finally {
-    childProcess.kill('SIGKILL');
+    await stopChild(childProcess);
   }
-  await new Promise<void>((resolve) => (childProcess.exitCode !== null || childProcess.signalCode !== null ? resolve() : childProcess.once('exit', () => resolve())));
+  await childExited(childProcess);
   const started = performance.now();
   const engine = await WorkflowEngine.open({ directory, workflows });
   const resumeMs = Math.round(performance.now() - started);

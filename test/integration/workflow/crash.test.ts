@@ -11,13 +11,13 @@
  *
  * Kills: WORKFLOW_CRASH_KILLS (default 20). Seed: SEED (printed on failure; replays the kill schedule).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRng, seedFromEnvironment, type Rng } from '../../../runtime/index.js';
 import { WorkflowEngine, replayHistory, type WorkflowDefinition } from '../../../actors/workflow/index.js';
+import { childExited, spawnChild, stopAllChildren, stopChild } from '../../support/children.js';
 import { TempDirectories } from '../../support/storage-temp.js';
 import { crashPlan, crashWorkflows, expectedKeys, readLedger } from './crash-workflows.js';
 
@@ -26,9 +26,8 @@ const childScript = path.join(repositoryRoot, 'test/integration/workflow/crash-c
 const kills = Number(process.env.WORKFLOW_CRASH_KILLS ?? '20');
 
 const temps = new TempDirectories();
-const children = new Set<ChildProcess>();
-afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
+afterAll(async () => {
+  await stopAllChildren();
   temps.cleanup();
 });
 
@@ -44,16 +43,15 @@ function planKill(rng: Rng): KillPlan {
 
 /** Runs the child until the plan says kill (or, for `never`, until all-done), and waits for it to be gone. */
 async function runChild(directory: string, ledger: string, plan: KillPlan): Promise<{ effects: number; allDone: boolean; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', childScript, directory, ledger], { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
+  const child = spawnChild(process.execPath, ['--import', 'tsx', childScript, directory, ledger], { cwd: repositoryRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = childExited(child);
   let effects = 0;
   let allDone = false;
   let killed = false;
   const kill = (): void => {
-    if (!killed) child.kill('SIGKILL');
+    if (!killed) void stopChild(child);
     killed = true;
   };
   if (plan.at === 'starting') setTimeout(kill, 0);
@@ -82,8 +80,7 @@ async function runChild(directory: string, ledger: string, plan: KillPlan): Prom
     await exited;
   } finally {
     clearTimeout(stalled);
-    child.kill('SIGKILL');
-    children.delete(child);
+    await stopChild(child);
   }
   return { effects, allDone, stderr };
 }

@@ -64,9 +64,11 @@ describe('workflow engine actors', () => {
   it('refuses bad requests with typed replies and keeps serving', async () => {
     const { node, client } = await startEngine();
     const ref = { node: 'n1', path: '/root/workflows/engine' };
-    expect(await node.system.ask<WorkflowReply>(ref, { type: 'workflow.nope' })).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
+    expect(await node.system.ask<WorkflowReply>(ref, { type: 'workflow.nope' })).toMatchObject({ ok: false, code: 'UNKNOWN_MESSAGE' });
+    expect(await node.system.ask<WorkflowReply>(ref, { type: 'workflow.fault', message: 'forged' })).toMatchObject({ ok: false, code: 'UNKNOWN_MESSAGE' });
     expect(await node.system.ask<WorkflowReply>(ref, { type: 'workflow.start', workflowId: 5 })).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
-    expect(await node.system.ask<WorkflowReply>(ref, 'not an object')).toMatchObject({ ok: false, code: 'INVALID_ARGUMENT' });
+    expect(await node.system.ask<WorkflowReply>(ref, 'not an object')).toMatchObject({ ok: false, code: 'UNKNOWN_MESSAGE' });
+    expect(findActor(node.tree(), '/root/workflows/engine')).toMatchObject({ status: 'running', restarts: 0 });
     await expect(client.start('missing-type', 'x')).rejects.toMatchObject({ code: 'UNKNOWN_WORKFLOW_TYPE' });
     await expect(client.result('nobody')).rejects.toMatchObject({ code: 'WORKFLOW_NOT_FOUND' });
     await expect(client.start('order', 'o2', { item: 'pen' })).resolves.toMatchObject({ existing: false });
