@@ -93,7 +93,13 @@ export class WorkflowEngine {
     const limits = { ...workflowLimits, ...options.limits };
     const wal = await Wal.open({ directory: path.join(options.directory, 'wal'), ...(options.disk ? { disk: options.disk } : {}) });
     const engine = new WorkflowEngine(wal, options, limits);
-    await engine.#recover();
+    try {
+      await engine.#recover();
+    } catch (error) {
+      // A history the code cannot host (an unregistered type, a damaged record) refuses to start.
+      await engine.close();
+      throw error;
+    }
     return engine;
   }
 
@@ -115,10 +121,15 @@ export class WorkflowEngine {
       this.#pending.set(workflowId, RunHost.restore(this.#deps, definition, history));
       if (foldHistory(history).status === 'running') resumed += 1;
     }
-    for (const [workflowId, restoring] of [...this.#pending]) {
-      this.#runs.set(workflowId, await restoring);
+    const restoring = [...this.#pending];
+    const settled = await Promise.allSettled(restoring.map(([, promise]) => promise));
+    restoring.forEach(([workflowId], index) => {
+      const outcome = settled[index]!;
+      if (outcome.status === 'fulfilled') this.#runs.set(workflowId, outcome.value);
       this.#pending.delete(workflowId);
-    }
+    });
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     (this as { recovery: EngineRecovery }).recovery = { records, runs: histories.size, resumed };
   }
 

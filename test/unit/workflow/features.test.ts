@@ -108,6 +108,17 @@ describe('replay', () => {
     await expect(harness.engine.result('o1')).resolves.toBe('s');
   });
 
+  it('an engine opened without the code of a recorded workflow type refuses to start with UNKNOWN_WORKFLOW_TYPE', async () => {
+    const kept = workflow('kept', async (ctx) => ctx.signal('never'));
+    harness = await EngineHarness.open(temps, [kept]);
+    await harness.engine.start('kept', { workflowId: 'k1' });
+    await harness.engine.close();
+    const { WorkflowEngine } = await import('../../../actors/workflow/index.js');
+    await expect(WorkflowEngine.open({ directory: harness.directory, workflows: [], clock: harness.clock })).rejects.toMatchObject({ code: 'UNKNOWN_WORKFLOW_TYPE' });
+    harness.engine = await WorkflowEngine.open({ directory: harness.directory, workflows: [kept], clock: harness.clock });
+    expect(harness.engine.describe('k1').status).toBe('running');
+  });
+
   it('ctx.now() and ctx.random() are recorded once and replay to the same values', async () => {
     const seen: Array<[number, number]> = [];
     const stamp = workflow('stamp', async (ctx) => {
