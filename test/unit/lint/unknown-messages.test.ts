@@ -17,6 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultChunking, defaultDocumentLimits, hashingEmbedder, initialState, partitionWorker, searchActor, type PipelineStore } from '../../../actors/pipeline/index.js';
 import { raftReplica } from '../../../actors/raft/index.js';
 import { storageBehaviour } from '../../../actors/storage/index.js';
+import { workflow, workflowEngineBehaviour } from '../../../actors/workflow/index.js';
 import { counterBehaviour, echoBehaviour, flakyBehaviour, producerBehaviour, sinkBehaviour, slowSinkBehaviour, watcherBehaviour } from '../../../cluster/demo.js';
 import { behaviour, type ActorContext, type AnyBehaviour, type Ref, type TreeSnapshot } from '../../../runtime/index.js';
 import { deadLettersBehaviour } from '../../../runtime/dead-letters.js';
@@ -145,6 +146,15 @@ const rows: Row[] = [
       return { behaviour: storageBehaviour({ directory }) };
     },
     legitimate: { message: { type: 'storage.get', key: 'k' }, expect: (reply) => expect(reply).toEqual({ ok: true, value: null }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/workflow/actor.ts workflow-engine',
+    build: () => {
+      const dataDir = temporary('troupe-unknown-workflow-');
+      return { behaviour: workflowEngineBehaviour({ dataDir, workflows: [workflow('noop', async () => null)] }) };
+    },
+    legitimate: { message: { type: 'workflow.list' }, expect: (reply) => expect(reply).toEqual({ ok: true, runs: [] }) },
     fingerprint: false,
   },
   {

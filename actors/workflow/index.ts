@@ -1,0 +1,27 @@
+/**
+ * Durable workflows: code-first workflow functions whose every step result is fsync'd to the WAL before
+ * the next step runs; retries, four step timeouts, durable timers, signals, queries, child workflows,
+ * sagas; recovery by replay. The only public surface of actors/workflow.
+ */
+export { engineRef, workflowClient, workflowEngine, workflowEngineBehaviour } from './actor.js';
+export type { WorkflowActorState, WorkflowClient, WorkflowEngineActorOptions } from './actor.js';
+export { WORKFLOW_REQUEST_TYPES, isWorkflowRequestType, parseWorkflowRequest } from './protocol.js';
+export type { WorkflowReply, WorkflowRequest } from './protocol.js';
+export { workflow } from './definition.js';
+export type { StepCallOptions, StepContext, WorkflowContext, WorkflowDefinition } from './definition.js';
+export { WorkflowEngine } from './engine.js';
+export type { EngineRecovery, RunSummary, StartOptions, WorkflowEngineOptions } from './engine.js';
+export {
+  ChildFailedError, NondeterminismError, StepFailedError, WorkflowCancelledError, WorkflowError, WorkflowFailedError, failureOf,
+} from './errors.js';
+export type { WorkflowErrorCode } from './errors.js';
+export { replayHistory } from './replay-check.js';
+export type { ReplayOutcome } from './replay-check.js';
+export { workflowLimits } from './limits.js';
+export type { WorkflowLimits } from './limits.js';
+export { TaskQueues } from './task-queues.js';
+export type { QueuedAttempt, TaskQueueOptions } from './task-queues.js';
+export { applyEvent, backoffIntervalMs, decideRetry, defaultRetryPolicy, dueTimeout, emptyRunState, foldHistory, idempotencyKey, jitteredMs, nextWakeMs, step } from './core/index.js';
+export type {
+  Command, CoreInput, CoreOutput, Effect, FailureInfo, HistoryEvent, RecordedCommand, RetryPolicy, RunState, RunStatus, StepOptions, StepState, StepTimeouts, TimeoutKind,
+} from './core/index.js';
