@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   authorizeRead, authorizeSend, formatScope, isProtocolType, kvScopeOf, matchesPath, parsePathPattern, parseScope, parseTokenSpecs,
-  TokenSpecError, type Grant,
+  TokenSpecError, type Grant, type TokenSpec,
 } from '../../../cluster/core/scopes.js';
+import { parseArgs } from '../../../cluster/args.js';
+import { startBooleanFlags, startOptions, startValueFlags } from '../../../cluster/start.js';
 
 const grantOf = (...scopes: string[]): Grant => ({ name: 't', scopes: scopes.map(parseScope) });
 
@@ -151,5 +153,20 @@ describe('authorizeRead', () => {
     expect(authorizeRead(grantOf('events:read'), 'subscribe:lifecycle').ok).toBe(true);
     expect(authorizeRead(grantOf('kv:read', 'send:/**'), 'tree').ok).toBe(false);
     for (const operation of ['tree', 'members', 'subscribe:lifecycle', 'subscribe:membership'] as const) expect(authorizeRead(grantOf('admin'), operation).ok).toBe(true);
+  });
+});
+
+describe('troupe start --token', () => {
+  const options = (...argv: string[]) => startOptions(parseArgs(['--name', 'n1', '--secret', 's', ...argv], { values: startValueFlags, booleans: startBooleanFlags }));
+
+  it('keeps a bare --token as an admin token and reads scoped declarations', () => {
+    expect(options('--token', 'plain-secret').tokens).toEqual([{ name: 'token1', secret: 'plain-secret', scopes: [{ kind: 'admin' }] }]);
+    const tokens = options('--token', 'ops=o1:admin;app=a1:kv:read,send:/root/app/*').tokens as readonly TokenSpec[];
+    expect(tokens.map((token) => [token.name, token.scopes.map(formatScope)])).toEqual([['ops', ['admin']], ['app', ['kv:read', 'send:/root/app/*']]]);
+  });
+
+  it('refuses a malformed declaration before the node starts', () => {
+    expect(() => options('--token', 'app=a1:kv:everything')).toThrow(expect.objectContaining({ code: 'INVALID_SCOPE' }));
+    expect(() => options('--token', 'app=:admin')).toThrow(expect.objectContaining({ code: 'INVALID_TOKEN_SPEC' }));
   });
 });
