@@ -238,6 +238,8 @@ class ClientConnection {
     const authorization = this.#authorize(request);
     if (!authorization.ok) {
       counters.add('client:FORBIDDEN');
+      const target = request.op === 'tell' || request.op === 'ask' ? `${request.target.node}:${request.target.path}` : undefined;
+      services.system.log.warn('client.forbidden', { token: this.#grant!.name, op: request.op, ...(target !== undefined ? { target } : {}), reason: authorization.message });
       throw new ClusterError('FORBIDDEN', authorization.message, { context: { op: request.op } });
     }
     switch (request.op) {

@@ -153,6 +153,10 @@ describe('clients cannot speak raft protocol', () => {
       await forbidden(sender.ask(raft, { type: 'raft.vote', from: 'n2', to: 'n1', term: leaderTerm + 1, lastLogIndex: 99, lastLogTerm: 99, transfer: true }));
     }
     await stillHealthy(leaderTerm);
+    // Refusals are logged (rate-limited per event) with the token's name, never its secret.
+    await waitFor(() => node!.output.includes('"client.forbidden"'), { what: 'the refusal log line' });
+    expect(node!.output).toContain('"token":"app"');
+    expect(node!.output).not.toContain(tokens.app);
   });
 });
 
