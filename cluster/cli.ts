@@ -45,7 +45,7 @@ export function clientFrom(args: ParsedArgs): Promise<TroupeClient> {
 
 const builtins: readonly Command[] = [
   {
-    name: 'start', summary: 'run a cluster node until SIGTERM', usage: 'start --name <n> [--listen host:port] [--seeds ws://a:7401,...] [--data dir] --secret <s> [--token t,...]',
+    name: 'start', summary: 'run a cluster node until SIGTERM', usage: 'start --name <n> [--listen host:port] [--seeds ws://a:7401,...] [--data dir] --secret <s> [--token secret | name=secret:scope,...;...]',
     valueFlags: startValueFlags, booleanFlags: startBooleanFlags,
     run: (args, io) => runNode(startOptions(args), io.out),
   },

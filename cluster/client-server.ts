@@ -1,8 +1,13 @@
 /**
  * The node side of the client protocol (core/client-frames.ts). A client must present a valid token
  * in its first frame, before a deadline; without one it is refused with CLIENT_UNAUTHORIZED and sees
- * nothing. After that every request is rate limited, asks in flight are bounded, and events are
- * dropped (and counted) rather than buffered without bound for a client that does not read.
+ * nothing. After that every request is authorized against the token's scopes (core/scopes.ts) before
+ * anything is done for it, and refused with FORBIDDEN when no scope allows it; requests are rate
+ * limited, asks in flight are bounded, and events are dropped (and counted) rather than buffered
+ * without bound for a client that does not read.
+ *
+ * What a client sends reaches actors without a sender (`ctx.sender` is undefined): a sender ref is
+ * an identity the node vouches for, and a client is no actor of any node.
  */
 import { createHash } from 'node:crypto';
 import type { WebSocket } from 'ws';
@@ -10,11 +15,12 @@ import { describeError, type ActorSystem, type Clock, type Codec, type Logger, t
 import type { AcceptedSocket } from './admission.js';
 import type { ClusterSettings } from './config.js';
 import type { Counters } from './counters.js';
-import { closeCodes } from './errors.js';
+import { ClusterError, closeCodes } from './errors.js';
 import { parseClientFrame, type ClientFrame, type ClientRequest, type ServerFrame, type Topic } from './core/client-frames.js';
 import { protocolVersion } from './core/frames.js';
 import { constantTimeEqual } from './core/handshake.js';
 import { createBucket, take, type TokenBucket } from './core/rate-limit.js';
+import { authorizeRead, authorizeSend, type Authorization, type Grant, type TokenSpec } from './core/scopes.js';
 import { FramedSocket, type SocketLimits } from './socket.js';
 import { handshakeLimits } from './handshake-socket.js';
 
@@ -32,7 +38,8 @@ export interface ClientServerOptions {
   readonly codec: Codec;
   readonly clock: Clock;
   readonly settings: ClusterSettings;
-  readonly tokens: readonly string[];
+  /** The tokens clients may present, with their scopes (checked: names and secrets unique). */
+  readonly tokens: readonly TokenSpec[];
   readonly services: ClientServices;
   readonly counters: Counters;
   /** Where refusals are logged (`cluster.refused`). */
@@ -42,13 +49,13 @@ export interface ClientServerOptions {
 /** Accepts client connections for one node. */
 export class ClientServer {
   readonly options: ClientServerOptions;
-  readonly #tokenDigests: readonly Uint8Array[];
+  readonly #tokens: readonly { readonly digest: Uint8Array; readonly grant: Grant }[];
   readonly #connections = new Set<ClientConnection>();
   #authenticated = 0;
 
   constructor(options: ClientServerOptions) {
     this.options = options;
-    this.#tokenDigests = options.tokens.map(digest);
+    this.#tokens = options.tokens.map((token) => ({ digest: digest(token.secret), grant: { name: token.name, scopes: token.scopes } }));
   }
 
   /** Connected clients (authenticated or not yet). */
@@ -86,13 +93,18 @@ export class ClientServer {
     this.options.log.warn('cluster.refused', { code, remote, endpoint: 'client', ...(message !== undefined ? { reason: message.slice(0, 200) } : {}) });
   }
 
-  /** True when `token` is one of the configured client tokens. */
-  authorizes(token: string | undefined): boolean {
-    if (token === undefined || this.#tokenDigests.length === 0) return false;
-    // Comparing digests keeps the comparison constant-time regardless of the token lengths.
+  /**
+   * The grant of the configured token `token` is, or undefined. Every configured digest is compared,
+   * in constant time each, so neither the time taken nor which token matched leaks the secrets.
+   */
+  authenticate(token: string | undefined): Grant | undefined {
+    if (token === undefined || this.#tokens.length === 0) return undefined;
     const candidate = digest(token);
-    let matched = false;
-    for (const expected of this.#tokenDigests) matched = constantTimeEqual(expected, candidate) || matched;
+    let matched: Grant | undefined;
+    for (const expected of this.#tokens) {
+      const equal = constantTimeEqual(expected.digest, candidate);
+      if (equal) matched = expected.grant;
+    }
     return matched;
   }
 
@@ -115,6 +127,8 @@ class ClientConnection {
   #eventsInFlight = 0;
   #authenticated = false;
   holdsSlot = false;
+  /** The token's grant, once authenticated. */
+  #grant: Grant | undefined;
   #asksInFlight = 0;
   #requests: TokenBucket;
 
@@ -175,12 +189,14 @@ class ClientConnection {
       return;
     }
     if (frame.version !== protocolVersion) return this.refuse('PROTOCOL_VERSION', `protocol version ${frame.version} is not ${protocolVersion}`);
-    if (!this.#server.authorizes(frame.token)) return this.refuse('CLIENT_UNAUTHORIZED', 'a valid client token is required');
+    const grant = this.#server.authenticate(frame.token);
+    if (grant === undefined) return this.refuse('CLIENT_UNAUTHORIZED', 'a valid client token is required');
     const { clock, settings, services } = this.#server.options;
     if (!this.#server.takeSlot()) return this.refuse('TOO_MANY_CLIENTS', `all ${settings.clientsMax} client slots are taken`);
     this.holdsSlot = true;
     this.#accepted.authenticated();
     this.#authenticated = true;
+    this.#grant = grant;
     clock.clearTimeout(this.#deadline);
     this.#socket.setLimits(clientLimits(settings));
     this.#send({ type: 'welcome', node: services.system.node, incarnation: services.incarnation, version: protocolVersion });
@@ -219,6 +235,13 @@ class ClientConnection {
 
   async #perform(request: ClientRequest): Promise<unknown> {
     const { services, counters } = this.#server.options;
+    const authorization = this.#authorize(request);
+    if (!authorization.ok) {
+      counters.add('client:FORBIDDEN');
+      const target = request.op === 'tell' || request.op === 'ask' ? `${request.target.node}:${request.target.path}` : undefined;
+      services.system.log.warn('client.forbidden', { token: this.#grant!.name, op: request.op, ...(target !== undefined ? { target } : {}), reason: authorization.message });
+      throw new ClusterError('FORBIDDEN', authorization.message, { context: { op: request.op } });
+    }
     switch (request.op) {
       case 'tell':
         services.system.tell(request.target, request.body);
@@ -263,6 +286,23 @@ class ClientConnection {
     } catch (error) {
       this.#eventsInFlight -= 1;
       throw error;
+    }
+  }
+
+  /** Checks the request against the token's scopes before anything is done for it. */
+  #authorize(request: ClientRequest): Authorization {
+    const grant = this.#grant!;
+    switch (request.op) {
+      case 'tell':
+      case 'ask':
+        return authorizeSend(grant, request.target.path, request.body);
+      case 'tree':
+      case 'members':
+        return authorizeRead(grant, request.op);
+      case 'subscribe':
+        return authorizeRead(grant, `subscribe:${request.topic}`);
+      case 'unsubscribe':
+        return { ok: true };
     }
   }
 

@@ -163,7 +163,16 @@ class Client implements TroupeClient {
     let handlers = this.#handlers.get(topic);
     if (handlers === undefined) this.#handlers.set(topic, (handlers = new Set()));
     handlers.add(handler);
-    if (handlers.size === 1) await this.#request({ op: 'subscribe', topic });
+    if (handlers.size === 1) {
+      try {
+        await this.#request({ op: 'subscribe', topic });
+      } catch (error) {
+        // Refused (FORBIDDEN for a token without the topic's scope): nothing to renew on reconnect.
+        handlers.delete(handler);
+        this.#handlers.delete(topic);
+        throw error;
+      }
+    }
     return async () => {
       const current = this.#handlers.get(topic);
       if (current === undefined || !current.delete(handler) || current.size > 0) return;

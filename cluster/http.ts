@@ -3,17 +3,19 @@
  *   GET /healthz      readiness and membership status: 200 once joined (a founder at once), 503 with
  *                     a JSON reason while joining (e.g. AUTH_FAILED from a seed) or leaving
  *   GET /metrics      Prometheus text (prom-client)
- *   GET /api/tree     the cluster-wide supervision tree as JSON          (token)
- *   GET /api/members  the membership table as JSON                       (token)
- *   GET /api/events   lifecycle and membership events, server-sent       (token)
+ *   GET /api/tree     the cluster-wide supervision tree as JSON          (token with tree:read)
+ *   GET /api/members  the membership table as JSON                       (token with members:read)
+ *   GET /api/events   lifecycle and membership events, server-sent       (events:read, members:read: each its topic)
  *   GET /ui           the live web page (it holds no data; it reads the API with the token)
  * The token comes as `Authorization: Bearer <token>` or `?token=` (EventSource cannot send headers).
+ * No valid token: 401 CLIENT_UNAUTHORIZED; a token without the route's scope: 403 FORBIDDEN.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Counters } from './counters.js';
 import type { Topic } from './core/client-frames.js';
 import type { MemberView } from './core/membership.js';
+import { authorizeRead, type Grant, type ReadOperation } from './core/scopes.js';
 import type { ClusterTree } from './inspector.js';
 import { uiPage } from './ui.js';
 
@@ -32,7 +34,8 @@ export interface HttpServices {
   tree(): Promise<ClusterTree>;
   members(): readonly MemberView[];
   subscribe(topic: Topic, subscriber: (event: unknown) => void): () => void;
-  authorized(token: string | undefined): boolean;
+  /** The grant of a valid client token, or undefined. */
+  authenticate(token: string | undefined): Grant | undefined;
   readonly counters: Counters;
   readonly streamsMax: number;
 }
@@ -72,9 +75,15 @@ export function createHttpHandler(services: HttpServices): HttpHandler {
         break;
     }
     if (!url.pathname.startsWith('/api/')) return json(response, 404, { code: 'NOT_FOUND', message: `no route ${url.pathname}` });
-    if (!services.authorized(tokenOf(request, url))) {
+    const grant = services.authenticate(tokenOf(request, url));
+    if (grant === undefined) {
       services.counters.add('http:CLIENT_UNAUTHORIZED');
       return json(response, 401, { code: 'CLIENT_UNAUTHORIZED', message: 'a valid client token is required' });
+    }
+    const refusal = routeRefusal(grant, url.pathname);
+    if (refusal !== undefined) {
+      services.counters.add('http:FORBIDDEN');
+      return json(response, 403, { code: 'FORBIDDEN', message: refusal });
     }
     switch (url.pathname) {
       case '/api/tree':
@@ -83,7 +92,7 @@ export function createHttpHandler(services: HttpServices): HttpHandler {
       case '/api/members':
         return json(response, 200, { node: services.node, members: services.members() });
       case '/api/events':
-        return openStream(services, streams, request, response);
+        return openStream(services, streams, request, response, grant);
       default:
         return json(response, 404, { code: 'NOT_FOUND', message: `no route ${url.pathname}` });
     }
@@ -97,7 +106,22 @@ export function createHttpHandler(services: HttpServices): HttpHandler {
   };
 }
 
-function openStream(services: HttpServices, streams: Set<ServerResponse>, request: IncomingMessage, response: ServerResponse): void {
+/** Why `grant` may not read the API route `pathname` (undefined: it may, or the route does not exist). */
+function routeRefusal(grant: Grant, pathname: string): string | undefined {
+  const check = (operation: ReadOperation): string | undefined => {
+    const authorization = authorizeRead(grant, operation);
+    return authorization.ok ? undefined : authorization.message;
+  };
+  switch (pathname) {
+    case '/api/tree': return check('tree');
+    case '/api/members': return check('members');
+    // The stream carries what the token may read of the two topics; it needs at least one.
+    case '/api/events': return check('subscribe:lifecycle') !== undefined ? check('subscribe:membership') : undefined;
+    default: return undefined;
+  }
+}
+
+function openStream(services: HttpServices, streams: Set<ServerResponse>, request: IncomingMessage, response: ServerResponse, grant: Grant): void {
   if (streams.size >= services.streamsMax) return json(response, 503, { code: 'TOO_MANY_CLIENTS', message: 'too many event streams' });
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
   response.write(`: ${services.node}\n\n`);
@@ -117,7 +141,8 @@ function openStream(services: HttpServices, streams: Set<ServerResponse>, reques
     unsent += 1;
     response.write(`event: ${topic}\ndata: ${toJson(event)}\n\n`, () => { unsent -= 1; });
   };
-  const unsubscribes = [services.subscribe('lifecycle', write('lifecycle')), services.subscribe('membership', write('membership'))];
+  const topics = (['lifecycle', 'membership'] as const).filter((topic) => authorizeRead(grant, `subscribe:${topic}`).ok);
+  const unsubscribes = topics.map((topic) => services.subscribe(topic, write(topic)));
   const keepAlive = setInterval(() => response.write(': keep-alive\n\n'), 15_000);
   const close = (): void => {
     clearInterval(keepAlive);

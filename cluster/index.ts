@@ -16,6 +16,8 @@ export { defaultSettings, resolveSettings } from './config.js';
 export type { ClusterSettings, DetectorSettings, SettingsOverrides } from './config.js';
 export type { MemberStatus, MemberView, MembershipEvent } from './core/membership.js';
 export type { Topic } from './core/client-frames.js';
+export { adminToken, authorizeRead, authorizeSend, matchesPath, parsePathPattern, parseScope, parseTokenSpecs, TokenSpecError } from './core/scopes.js';
+export type { Authorization, Grant, PathPattern, ReadOperation, Scope, TokenSpec } from './core/scopes.js';
 export type { ClusterTree, NodeTree } from './inspector.js';
 export { timeToPhiMs } from './core/phi.js';
 export { demoChildren } from './demo.js';

@@ -23,6 +23,7 @@ import { resolveSettings, type ClusterSettings, type SettingsOverrides } from '.
 import { Counters } from './counters.js';
 import { ClusterError } from './errors.js';
 import type { Topic } from './core/client-frames.js';
+import { adminToken, checkTokenSpecs, type TokenSpec } from './core/scopes.js';
 import type { MemberView, MembershipEvent } from './core/membership.js';
 import { createHttpHandler, type HttpHandler } from './http.js';
 import { nextIncarnation } from './incarnation.js';
@@ -55,8 +56,11 @@ export interface ClusterNodeOptions {
   readonly dataDir?: string;
   /** The cluster secret every node shares (never sent on the wire). */
   readonly secret: string | Uint8Array;
-  /** Tokens clients (SDK, CLI, web UI) must present. No tokens: no client gets in. */
-  readonly tokens?: readonly string[];
+  /**
+   * Tokens clients (SDK, CLI, web UI) must present, with what each may do (core/scopes.ts). A bare
+   * string is an admin token. No tokens: no client gets in.
+   */
+  readonly tokens?: readonly (string | TokenSpec)[];
   readonly tls?: ClusterTlsOptions;
   /** HTTP routes on the same port; on by default. */
   readonly http?: { readonly enabled?: boolean };
@@ -116,6 +120,7 @@ export async function createClusterNode(options: ClusterNodeOptions): Promise<Cl
   const settings = resolveSettings(options.settings);
   const secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
   if (secret.length === 0) throw new ClusterError('INVALID_ARGUMENT', 'a cluster secret is required');
+  const tokens = clientTokens(options.tokens ?? []);
   const { host, port } = parseListen(options.listen);
   const incarnation = await nextIncarnation(options.dataDir, Date.now());
   const troupe = await createNode({ ...options.supervision, name: options.name, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
@@ -129,7 +134,7 @@ export async function createClusterNode(options: ClusterNodeOptions): Promise<Cl
   }
   const scheme = options.tls ? 'wss' : 'ws';
   const address = trimSlashes(options.advertise ?? `${scheme}://${host === '0.0.0.0' || host === '::' ? hostname() : host}:${actualPort}`);
-  const node = new RunningNode({ options, settings, secret, troupe, server, incarnation, address, port: actualPort });
+  const node = new RunningNode({ options, settings, secret, tokens, troupe, server, incarnation, address, port: actualPort });
   const children = typeof options.children === 'function' ? options.children(node) : options.children ?? [];
   try {
     for (const spec of children) await troupe.startChild(spec);
@@ -144,6 +149,7 @@ interface RunningNodeInit {
   readonly options: ClusterNodeOptions;
   readonly settings: ClusterSettings;
   readonly secret: Uint8Array;
+  readonly tokens: readonly TokenSpec[];
   readonly troupe: TroupeNode;
   readonly server: Server;
   readonly incarnation: number;
@@ -207,7 +213,7 @@ class RunningNode implements ClusterNode {
     this.system.attachRemote(this.#router);
     this.#inspector = new Inspector({ system: this.system, links: this.#links, treeTimeoutMs: settings.treeTimeoutMs });
     this.#clients = new ClientServer({
-      codec, clock: this.system.clock, settings, tokens: options.tokens ?? [], counters: this.#problems, log: this.system.log,
+      codec, clock: this.system.clock, settings, tokens: init.tokens, counters: this.#problems, log: this.system.log,
       services: { system: this.system, incarnation: this.incarnation, tree: () => this.tree(), members: () => this.members(), subscribe: (topic, subscriber) => this.#subscribe(topic, subscriber) },
     });
     this.#budget = new HandshakeBudget(settings.unauthenticatedMax, settings.unauthenticatedPerAddressMax);
@@ -220,7 +226,7 @@ class RunningNode implements ClusterNode {
       node: this.name, incarnation: this.incarnation, metrics: this.#metrics, tree: () => this.tree(), members: () => this.members(), counters: this.#problems,
       streamsMax: settings.clientsMax, status: () => (this.#state === 'stopped' ? 'stopped' : this.#membership.selfStatus),
       readiness: () => this.#readiness(), subscriberEventsMax: settings.subscriberEventsMax, subscriberBytesMax: settings.subscriberBytesMax,
-      subscribe: (topic, subscriber) => this.#subscribe(topic, subscriber), authorized: (token) => this.#clients.authorizes(token),
+      subscribe: (topic, subscriber) => this.#subscribe(topic, subscriber), authenticate: (token) => this.#clients.authenticate(token),
     });
     routeServer(this.#server, { links: this.#links, clients: this.#clients, http: this.#http, settings, tls: options.tls, problems: this.#problems, log: this.system.log, budget: this.#budget });
     for (const seed of seeds) this.#links.addSeed(seed);
@@ -479,4 +485,9 @@ function statsOf(system: ActorSystem, links: LinkManager, problems: Counters, dr
     problems: Object.fromEntries(problems.entries()),
     dropped: Object.fromEntries(dropped.entries()),
   };
+}
+
+/** The configured tokens as specs: a bare string is an admin token named by its position. */
+function clientTokens(tokens: readonly (string | TokenSpec)[]): TokenSpec[] {
+  return checkTokenSpecs(tokens.map((token, position) => (typeof token === 'string' ? adminToken(`token${position + 1}`, token) : token)));
 }

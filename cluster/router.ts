@@ -4,6 +4,12 @@
  * cluster layer gives up on into a dead letter and, for an ask, a prompt typed failure instead of a
  * timeout.
  *
+ * Sender identity: an inbound envelope's sender is stamped with the node the link authenticated
+ * (`from.node` becomes the peer's name whatever the frame said), so `ctx.sender.node` of a message
+ * from another node is the authenticated peer, never a claim of the sender. A frame that named another
+ * node is counted (`inbound:SENDER_FORGED`). An envelope without a sender stays without one: the
+ * receiving actor cannot tell which node sent it, and protocol actors refuse such messages.
+ *
  * Delivery classes: user envelopes are at-most-once (FIFO per pair) unless sent with `sendReliable`;
  * the system messages that make death watch work (watch, unwatch, terminated) always go reliably, so a
  * dropped connection cannot lose a watch or a termination notice.
@@ -135,7 +141,7 @@ export class Router implements RemoteRouter {
   }
 
   #deliverEnvelope(peer: Peer, frame: EnvelopeFrame): 'done' | 'retry' {
-    const envelope = envelopeOf(frame, this.#system.node);
+    const envelope = stampSender(envelopeOf(frame, this.#system.node), peer.node, this.#dropped);
     const body = envelope.body;
     if (isTerminated(body) && body.ref.node === peer.node) this.#watches.get(peer.node)?.delete(watchKey(body.ref, envelope.to));
     const result = this.#system.deliver(envelope);
@@ -208,6 +214,14 @@ export class Router implements RemoteRouter {
       });
     }
   }
+}
+
+/** The envelope with its sender's node set to the authenticated peer `node`. */
+function stampSender(envelope: Envelope, node: string, counters: Counters): Envelope {
+  const from = envelope.from;
+  if (from === undefined || from.node === node) return envelope;
+  counters.add('inbound:SENDER_FORGED');
+  return { ...envelope, from: { node, path: from.path } };
 }
 
 function isTerminated(body: unknown): body is Terminated {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createLogger } from '../runtime/index.js';
 import type { ChildSpec } from '../supervisors/index.js';
 import { flag, listFlag, numberFlag, type ParsedArgs } from './args.js';
+import { parseTokenSpecs } from './core/scopes.js';
 import { demoChildren } from './demo.js';
 import { ClusterError } from './errors.js';
 import { createClusterNode, type ClusterNode, type ClusterNodeOptions } from './node.js';
@@ -19,7 +20,10 @@ export const startValueFlags = [
 /** Boolean flags of `troupe start`. */
 export const startBooleanFlags = ['mtls', 'no-demo'] as const;
 
-/** Node options from `troupe start` flags (and TROUPE_SECRET / TROUPE_TOKENS). */
+/**
+ * Node options from `troupe start` flags (and TROUPE_SECRET / TROUPE_TOKENS). `--token` takes
+ * `secret` or `a,b` (admin tokens) or scoped declarations `name=secret:scope,scope;...`.
+ */
 export function startOptions(args: ParsedArgs, children?: (node: ClusterNode) => readonly ChildSpec[]): ClusterNodeOptions {
   const name = flag(args, 'name', 'TROUPE_NAME');
   if (name === undefined) throw new ClusterError('INVALID_ARGUMENT', '--name is required');
@@ -41,7 +45,8 @@ export function startOptions(args: ParsedArgs, children?: (node: ClusterNode) =>
     name, secret,
     listen: flag(args, 'listen', 'TROUPE_LISTEN', '0.0.0.0:7401')!,
     seeds: listFlag(args, 'seeds', 'TROUPE_SEEDS'),
-    tokens: [...listFlag(args, 'token', 'TROUPE_TOKENS')],
+    // `--token X` (or a comma list) declares admin tokens; scoped ones use the syntax of core/scopes.ts.
+    tokens: parseTokenSpecs(flag(args, 'token', 'TROUPE_TOKENS') ?? ''),
     ...(advertise !== undefined ? { advertise } : {}),
     ...(dataDir !== undefined ? { dataDir } : {}),
     ...(certFile !== undefined && keyFile !== undefined

@@ -4,15 +4,17 @@
  *   - listens on 127.0.0.1:7401 (TROUPE_LISTEN) for nodes, clients and HTTP (/healthz, /metrics, /api/tree, /ui);
  *   - keeps its data (the storage actor's WAL + LevelDB, the Raft replica's log and state) in ./data/<name> (TROUPE_DATA);
  *   - runs a replica of the replicated KV store at /root/raft; its group is TROUPE_KV_PEERS (default: this node alone);
- *   - the cluster secret and client token come from TROUPE_SECRET / TROUPE_TOKEN, or are generated
- *     for this run and printed (a generated secret means no other node can join; set one to build a cluster).
+ *   - the cluster secret and the admin client token come from TROUPE_SECRET / TROUPE_TOKEN, or are generated
+ *     for this run and printed (a generated secret means no other node can join; set one to build a cluster);
+ *     TROUPE_TOKENS adds scoped client tokens, e.g. 'app=<secret>:kv:read,kv:write,send:/root/app/**'
+ *     (syntax and scopes: cluster/core/scopes.ts and the README's security section).
  * Prints the supervision tree, then stops cleanly on Ctrl-C (SIGINT) or SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { raftReplica } from '../actors/raft/index.js';
 import { storageBehaviour } from '../actors/storage/index.js';
-import { createClusterNode, demoChildren } from '../cluster/index.js';
+import { adminToken, createClusterNode, demoChildren, parseTokenSpecs } from '../cluster/index.js';
 import { formatTree } from '../index.js';
 import { createLogger } from '../runtime/index.js';
 
@@ -21,12 +23,15 @@ const listen = process.env.TROUPE_LISTEN ?? '127.0.0.1:7401';
 const dataDir = process.env.TROUPE_DATA ?? join('data', name);
 const secret = process.env.TROUPE_SECRET ?? randomBytes(32).toString('hex');
 const token = process.env.TROUPE_TOKEN ?? randomBytes(16).toString('hex');
+const scopedTokens = parseTokenSpecs(process.env.TROUPE_TOKENS ?? '');
 const kvPeers = (process.env.TROUPE_KV_PEERS ?? name).split(',').filter((peer) => peer !== '');
 
 const node = await createClusterNode({
-  name, listen, secret, dataDir, tokens: [token],
-  // Refusals, failed joins, crash reports, restarts, escalations and why the node stops: JSON lines on stderr (TROUPE_LOG_LEVEL).
-  supervision: { system: { logger: createLogger() } },
+  name, listen, secret, dataDir, tokens: [adminToken('admin', token), ...scopedTokens],
+  // Refusals (forgeries and FORBIDDEN requests among them), failed joins, crash reports, restarts, escalations and why the node stops are logged to stderr as JSON lines (TROUPE_LOG_LEVEL).
+  // The root's intensity matches `troupe start`: a crash storm in the demo actors escalates to /root/demo,
+  // which costs the root one restart, so the defaults (3 in 5 s) would let a few storms stop the node.
+  supervision: { maxRestarts: 100, periodMs: 10_000, system: { logger: createLogger() } },
   children: (cluster) => [
     { id: 'storage', start: storageBehaviour({ directory: join(dataDir, 'storage') }), restart: 'permanent', shutdownMs: 5000, kind: 'worker' },
     {
@@ -39,6 +44,7 @@ const node = await createClusterNode({
 const base = `http://${listen.replace('0.0.0.0', '127.0.0.1').replace(/:\d+$/, `:${node.port}`)}`;
 console.log(`troupe node ${node.name} listening on ${listen.replace(/:\d+$/, `:${node.port}`)} (incarnation ${node.incarnation})`);
 console.log(formatTree(node.system.tree()));
+console.log(`admin token: ${token}${scopedTokens.length > 0 ? ` (and scoped tokens ${scopedTokens.map((spec) => spec.name).join(', ')})` : ''}`);
 console.log(`web UI:  ${base}/ui?token=${token}`);
 console.log(`CLI:     export TROUPE_URL=ws://127.0.0.1:${node.port} TROUPE_TOKEN=${token}; npm run troupe -- tree; npm run troupe -- kv put greeting hello`);
 console.log('(Ctrl-C to stop)');

@@ -14,7 +14,10 @@
  * added node's ref from the request, and any replica records a member's ref from the sender of its
  * messages. A member with no known ref is reached at this replica's own path on the node named by its
  * id (the layout `npm start` uses). Learned refs live in memory only: after a restart they are learned
- * again the same ways. A replica joining a running group starts with the group's founding membership
+ * again the same ways. A peer message is stepped only when its sender ref (which the receiving node
+ * stamps from the authenticated link, cluster/router.ts) is where the replica its body names as `from`
+ * lives (host.ts `receivePeer`); a forgery is dropped with a counter (`forgedSenders`) and a
+ * rate-limited log line, and never reaches the core. A replica joining a running group starts with the group's founding membership
  * (`initialMembership`) and an empty directory, and receives the log, changes included, from the
  * leader once it is added as a learner. On each node of a three-node cluster:
  *
@@ -26,7 +29,7 @@
  *     transport: { ask: (replica, message, timeoutMs) => system.ask(peers[replica], message, { timeoutMs }) } });
  *   await client.put('user/1', 'ada');   // { ok: true, type: 'put' } once committed and applied
  */
-import { InvalidArgumentError, behaviour, refuseUnknown, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
+import { InvalidArgumentError, behaviour, kernelOf, refuseUnknown, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
 import { NodeDisk, type Disk, type StorageLimits } from '../storage/index.js';
 import type { RaftConfigInput } from './core/config.js';
 import type { KvLimits } from './core/kv-state-machine.js';
@@ -99,7 +102,7 @@ export function raftReplica(options: RaftReplicaOptions): Behaviour<RaftReplicaS
     onStop: async (state) => {
       if (state !== undefined) await state.host.close();
     },
-    describe: (state) => ({ raft: metricsOf(state.host.node, state.host.requests), refusedMessages: state.host.refused }),
+    describe: (state) => ({ raft: metricsOf(state.host.node, state.host.requests), refusedMessages: state.host.refused, forgedSenders: state.host.forgedSenders }),
   });
 }
 
@@ -147,8 +150,13 @@ function receive(state: RaftReplicaState, message: unknown, ctx: ActorContext<un
   }
   const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
   if (isRaftMessageType(type)) {
-    const refused = host.receivePeer(message, ctx.sender);
-    if (refused !== null) ctx.deadLetter(message, refused);
+    const forgedBefore = host.forgedSenders;
+    const refused = host.receivePeer(message, ctx.sender, ctx.self.node);
+    if (refused === null) return;
+    if (host.forgedSenders > forgedBefore) {
+      kernelOf(ctx).log.warn('raft.senderRefused', { replica: state.options.id, reason: refused, forgedSenders: host.forgedSenders });
+    }
+    ctx.deadLetter(message, refused);
     return;
   }
   if (!host.request(message, ctx.replier())) {

@@ -136,8 +136,11 @@ export class RaftKvClient {
       let reply: KvReply;
       try {
         reply = (await transport.ask(target, request, Math.max(1, Math.min(attemptTimeoutMs, deadline - now())))) as KvReply;
-      } catch {
-        // The outcome of this attempt is unknown; the retry carries the same sequence number.
+      } catch (error) {
+        // A node that refused the request for the client's token (FORBIDDEN) never delivered it: a
+        // definite answer that no retry changes, surfaced as the typed error.
+        if (isAuthorizationRefusal(error)) throw error;
+        // Otherwise the outcome of this attempt is unknown; the retry carries the same sequence number.
         this.retries += 1;
         this.#forget(target);
         refusals += 1;
@@ -238,4 +241,10 @@ export async function changeMembership(change: MembershipChange, options: Member
     if (misses % options.replicas.length === 0) await sleep(100);
   }
   return { ok: false, code: 'TIMEOUT' };
+}
+
+/** True for the typed refusals of the cluster's client authorization (cluster/core/scopes.ts). */
+function isAuthorizationRefusal(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === 'FORBIDDEN' || code === 'CLIENT_UNAUTHORIZED';
 }

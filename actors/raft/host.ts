@@ -116,8 +116,10 @@ export class ReplicaHost {
   #snapshotting = false;
   readonly #jobs = new Set<Promise<void>>();
   #stopped = false;
-  /** Messages dropped because they were malformed or from no known replica. */
+  /** Messages dropped because they were malformed, from no known replica, or forged. */
   refused = 0;
+  /** Of those, messages whose body named a replica other than the one that sent them. */
+  forgedSenders = 0;
 
   private constructor(options: HostOptions, environment: HostEnvironment, parts: { node: RaftNode; log: DurableLog; machine: ReplicaMachine }) {
     this.options = options;
@@ -188,14 +190,21 @@ export class ReplicaHost {
 
   /**
    * A raft message from a peer, as decoded from the network, and the ref it came from (if known).
-   * Returns null when taken, or why it was refused (malformed, or from or for no known replica).
+   * Returns null when taken, or why it was refused (malformed, from or for no known replica, or sent
+   * by another replica than its `from` names).
    */
-  receivePeer(value: unknown, sender: Ref | undefined): string | null {
+  receivePeer(value: unknown, sender: Ref | undefined, localNode?: string): string | null {
     const checked = checkMessage(value);
     if (!checked.ok) return this.#refuse(`malformed raft message: ${checked.reason}`);
     const message = checked.message;
     if (message.to !== this.id || message.from === this.id || !this.#isKnownPeer(message.from)) {
       return this.#refuse('raft message for another replica or from an unknown one');
+    }
+    if (!this.#sentBy(message.from, sender, localNode)) {
+      // The body's `from` is a claim; the sender ref is what the node vouches for (stamped from the
+      // authenticated link for a remote sender, cluster/router.ts). A mismatch is a forgery.
+      this.forgedSenders += 1;
+      return this.#refuse(`raft message claiming ${message.from} from ${sender === undefined ? 'no sender' : `${sender.node}:${sender.path}`}`);
     }
     // A member added after this replica started: answer it where it sent from.
     if (this.peers[message.from] === undefined && sender !== undefined) this.peers[message.from] = sender;
@@ -324,6 +333,19 @@ export class ReplicaHost {
   #refuse(reason: string): string {
     this.refused += 1;
     return reason;
+  }
+
+  /**
+   * True when `sender` is where replica `id` lives: its known ref, or, for a member not yet known by
+   * ref, the node named `id` or this replica's own node (`localNode`: a group hosted in one process;
+   * remote senders are never stamped with this node's name, since a node refuses links from itself).
+   * Messages without a sender (client traffic) never pass.
+   */
+  #sentBy(id: NodeId, sender: Ref | undefined, localNode: string | undefined): boolean {
+    if (sender === undefined) return false;
+    const known = this.peers[id];
+    if (known !== undefined) return known.node === sender.node && known.path === sender.path;
+    return sender.node === id || (localNode !== undefined && sender.node === localNode);
   }
 
   /** A configured or learned peer, or a member of the membership in force (added since this replica started). */

@@ -3,6 +3,20 @@
  * cluster layer has decoded it within size and depth limits, and this checks its schema field by
  * field before the core sees it, so a malformed or hostile message becomes a dead letter instead of
  * a crash or corrupted state. The core then trusts the types (core/node.ts `step`).
+ *
+ * Numbers are checked for meaning as well as type: a term, index, commit, hint or count is a safe
+ * integer of at most `integerMax` (2^48 - 1). The WAL reader (durable-log.ts, through
+ * `checkStoredEntry`) accepts every safe integer, so whatever the wire accepts, and whatever the core
+ * derives from it (a term one higher after an election, indexes a batch further), is replayable:
+ * reaching 2^53 from 2^48 would take 2^53 - 2^48 elections. A peer-sent term of 2^53 - 1 is refused
+ * here and never reaches the core or the disk.
+ *
+ * | limit                 | default   | at the bound                                   |
+ * |-----------------------|-----------|------------------------------------------------|
+ * | integerMax            | 2^48 - 1  | message refused (dead letter, `refused` count) |
+ * | entriesPerMessageMax  | 65 536    | message refused                                |
+ * | textLengthMax         | 256       | message refused                                |
+ * | membersMax            | 1 024     | message refused                                |
  */
 import type { Entry, Membership, MembershipChange, Message, SnapshotMeta } from './core/types.js';
 
@@ -17,10 +31,18 @@ export interface WireLimits {
   readonly textLengthMax: number;
   /** Members listed in a snapshot's membership. */
   readonly membersMax: number;
+  /** Largest term, index, commit, hint or count; below `Number.MAX_SAFE_INTEGER` with room to grow (see above). */
+  readonly integerMax: number;
 }
 
+/** Largest term or index a peer may send: 2^48 - 1. */
+export const wireIntegerMax = 2 ** 48 - 1;
+
 /** Defaults, well above what a correct peer sends with the core's default configuration. */
-export const wireLimits: WireLimits = { entriesPerMessageMax: 65_536, textLengthMax: 256, membersMax: 1_024 };
+export const wireLimits: WireLimits = { entriesPerMessageMax: 65_536, textLengthMax: 256, membersMax: 1_024, integerMax: wireIntegerMax };
+
+/** What the WAL reader accepts: every safe integer, a superset of what the wire accepts. */
+const storedLimits: WireLimits = { ...wireLimits, integerMax: Number.MAX_SAFE_INTEGER };
 
 const messageTypes: ReadonlySet<string> = new Set([
   'raft.preVote', 'raft.vote', 'raft.preVoteResponse', 'raft.voteResponse', 'raft.append', 'raft.appendResponse', 'raft.heartbeat',
@@ -38,8 +60,9 @@ function refuse(reason: string): never {
   throw new Refused(reason);
 }
 
-function index(value: unknown, name: string): number {
+function index(value: unknown, name: string, limits: WireLimits): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) refuse(`${name} must be a non-negative integer`);
+  if (value > limits.integerMax) refuse(`${name} must be at most ${limits.integerMax}`);
   return value;
 }
 
@@ -72,7 +95,7 @@ function membership(value: unknown, limits: WireLimits): Membership {
 function snapshotMeta(value: unknown, limits: WireLimits): SnapshotMeta {
   if (typeof value !== 'object' || value === null) refuse('meta must be an object');
   const record = value as Record<string, unknown>;
-  return { index: index(record.index, 'meta.index'), term: index(record.term, 'meta.term'), membership: membership(record.membership, limits) };
+  return { index: index(record.index, 'meta.index', limits), term: index(record.term, 'meta.term', limits), membership: membership(record.membership, limits) };
 }
 
 function change(value: unknown, limits: WireLimits): MembershipChange {
@@ -86,8 +109,8 @@ function change(value: unknown, limits: WireLimits): MembershipChange {
 export function checkEntry(value: unknown, limits: WireLimits = wireLimits): Entry {
   if (typeof value !== 'object' || value === null) refuse('entry must be an object');
   const record = value as Record<string, unknown>;
-  const term = index(record.term, 'entry.term');
-  const at = index(record.index, 'entry.index');
+  const term = index(record.term, 'entry.term', limits);
+  const at = index(record.index, 'entry.index', limits);
   if (at === 0) refuse('entry.index must be positive');
   if (record.type === 'normal') return { type: 'normal', term, index: at, data: bytes(record.data, 'entry.data') };
   if (record.type === 'membership') return { type: 'membership', term, index: at, change: change(record.change, limits) };
@@ -105,13 +128,13 @@ function entries(value: unknown, limits: WireLimits): Entry[] {
 
 /** Checks every field of a message by its type; throws Refused with the reason. */
 function checkFields(record: Record<string, unknown>, limits: WireLimits): Message {
-  const header = { from: text(record.from, 'from', limits), to: text(record.to, 'to', limits), term: index(record.term, 'term') };
+  const header = { from: text(record.from, 'from', limits), to: text(record.to, 'to', limits), term: index(record.term, 'term', limits) };
   switch (record.type) {
     case 'raft.preVote':
-      return { ...header, type: 'raft.preVote', lastLogIndex: index(record.lastLogIndex, 'lastLogIndex'), lastLogTerm: index(record.lastLogTerm, 'lastLogTerm') };
+      return { ...header, type: 'raft.preVote', lastLogIndex: index(record.lastLogIndex, 'lastLogIndex', limits), lastLogTerm: index(record.lastLogTerm, 'lastLogTerm', limits) };
     case 'raft.vote':
       return {
-        ...header, type: 'raft.vote', lastLogIndex: index(record.lastLogIndex, 'lastLogIndex'), lastLogTerm: index(record.lastLogTerm, 'lastLogTerm'),
+        ...header, type: 'raft.vote', lastLogIndex: index(record.lastLogIndex, 'lastLogIndex', limits), lastLogTerm: index(record.lastLogTerm, 'lastLogTerm', limits),
         transfer: flag(record.transfer, 'transfer'),
       };
     case 'raft.preVoteResponse':
@@ -119,26 +142,26 @@ function checkFields(record: Record<string, unknown>, limits: WireLimits): Messa
       return { ...header, type: record.type, reject: flag(record.reject, 'reject') };
     case 'raft.append': {
       const appended = entries(record.entries, limits);
-      const prevLogIndex = index(record.prevLogIndex, 'prevLogIndex');
+      const prevLogIndex = index(record.prevLogIndex, 'prevLogIndex', limits);
       if (appended.length > 0 && appended[0]!.index !== prevLogIndex + 1) refuse('entries must follow prevLogIndex');
-      return { ...header, type: 'raft.append', prevLogIndex, prevLogTerm: index(record.prevLogTerm, 'prevLogTerm'), entries: appended, commit: index(record.commit, 'commit') };
+      return { ...header, type: 'raft.append', prevLogIndex, prevLogTerm: index(record.prevLogTerm, 'prevLogTerm', limits), entries: appended, commit: index(record.commit, 'commit', limits) };
     }
     case 'raft.appendResponse':
       return {
-        ...header, type: 'raft.appendResponse', reject: flag(record.reject, 'reject'), index: index(record.index, 'index'),
-        hintIndex: index(record.hintIndex, 'hintIndex'), hintTerm: index(record.hintTerm, 'hintTerm'),
+        ...header, type: 'raft.appendResponse', reject: flag(record.reject, 'reject'), index: index(record.index, 'index', limits),
+        hintIndex: index(record.hintIndex, 'hintIndex', limits), hintTerm: index(record.hintTerm, 'hintTerm', limits),
       };
     case 'raft.heartbeat':
-      return { ...header, type: 'raft.heartbeat', commit: index(record.commit, 'commit'), readContext: record.readContext === null ? null : text(record.readContext, 'readContext', limits) };
+      return { ...header, type: 'raft.heartbeat', commit: index(record.commit, 'commit', limits), readContext: record.readContext === null ? null : text(record.readContext, 'readContext', limits) };
     case 'raft.heartbeatResponse':
       return { ...header, type: 'raft.heartbeatResponse', readContext: record.readContext === null ? null : text(record.readContext, 'readContext', limits) };
     case 'raft.snapshot':
       return {
-        ...header, type: 'raft.snapshot', meta: snapshotMeta(record.meta, limits), chunkIndex: index(record.chunkIndex, 'chunkIndex'),
-        chunkCount: index(record.chunkCount, 'chunkCount'), totalBytes: index(record.totalBytes, 'totalBytes'), data: bytes(record.data, 'data'),
+        ...header, type: 'raft.snapshot', meta: snapshotMeta(record.meta, limits), chunkIndex: index(record.chunkIndex, 'chunkIndex', limits),
+        chunkCount: index(record.chunkCount, 'chunkCount', limits), totalBytes: index(record.totalBytes, 'totalBytes', limits), data: bytes(record.data, 'data'),
       };
     case 'raft.snapshotResponse':
-      return { ...header, type: 'raft.snapshotResponse', snapshotIndex: index(record.snapshotIndex, 'snapshotIndex'), nextChunk: index(record.nextChunk, 'nextChunk') };
+      return { ...header, type: 'raft.snapshotResponse', snapshotIndex: index(record.snapshotIndex, 'snapshotIndex', limits), nextChunk: index(record.nextChunk, 'nextChunk', limits) };
     case 'raft.timeoutNow':
       return { ...header, type: 'raft.timeoutNow' };
     case 'raft.propose':
@@ -146,7 +169,7 @@ function checkFields(record: Record<string, unknown>, limits: WireLimits): Messa
     case 'raft.readIndex':
       return { ...header, type: 'raft.readIndex', context: text(record.context, 'context', limits) };
     case 'raft.readIndexResponse':
-      return { ...header, type: 'raft.readIndexResponse', context: text(record.context, 'context', limits), index: index(record.index, 'index') };
+      return { ...header, type: 'raft.readIndexResponse', context: text(record.context, 'context', limits), index: index(record.index, 'index', limits) };
     default:
       return refuse('unknown message type');
   }
@@ -164,7 +187,7 @@ export function checkMessage(value: unknown, limits: WireLimits = wireLimits): W
 }
 
 /** Validates a snapshot's metadata read back from disk; throws with the reason when it is malformed. */
-export function checkSnapshotMeta(value: unknown, limits: WireLimits = wireLimits): SnapshotMeta {
+export function checkSnapshotMeta(value: unknown, limits: WireLimits = storedLimits): SnapshotMeta {
   try {
     return snapshotMeta(value, limits);
   } catch (error) {
@@ -176,7 +199,7 @@ export function checkSnapshotMeta(value: unknown, limits: WireLimits = wireLimit
 /** Validates a stored entry; throws TypeError with the reason when it is malformed. */
 export function checkStoredEntry(value: unknown): Entry {
   try {
-    return checkEntry(value);
+    return checkEntry(value, storedLimits);
   } catch (error) {
     if (error instanceof Refused) throw new TypeError(error.message);
     throw error;
