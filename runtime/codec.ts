@@ -2,31 +2,52 @@
  * The CBOR codec for everything that crosses a process boundary (RFC 8949, via cbor-x).
  *
  * Plain CBOR only: no shared structures or records, because cbor-x decodes a record whose structure
- * table differs on the peer silently wrong (DESIGN.md section 8). Decoding untrusted bytes runs in three
- * steps so that no input can crash the process or smuggle in a non-plain value:
- *   1. a size check (FRAME_TOO_LARGE),
- *   2. a structural scan of the bytes that bounds nesting depth before any recursion (DEPTH_EXCEEDED,
- *      DECODE_FAILED for truncated or malformed items),
- *   3. cbor-x decoding, then a walk that admits only plain data: null, booleans, numbers, bigints,
- *      strings, byte strings, arrays and string-keyed plain objects (DECODE_FAILED otherwise).
+ * table differs on the peer silently wrong (DESIGN.md section 8). Decoding untrusted bytes is bounded
+ * by work, not only by bytes, and runs in three steps so that no input can crash or stall the process
+ * or smuggle in a non-plain value:
+ *   1. a size check (FRAME_TOO_LARGE);
+ *   2. the structural scan of `codec-scan.ts`, linear in the input and allocation-free, which refuses
+ *      every tag but bignums (TAG_REFUSED: shared values, records, sets, dates ...), long bignums
+ *      (BIGNUM_TOO_LARGE), deep nesting (DEPTH_EXCEEDED), too many items (ITEMS_EXCEEDED), a decoded
+ *      value too large for memory (DECODED_TOO_LARGE), and anything malformed or outside plain data
+ *      (DECODE_FAILED): indefinite lengths, non-text map keys, `__proto__` keys, other simple values;
+ *   3. cbor-x decoding of the bytes the scan admitted. What it admitted can only decode to plain data
+ *      (null, undefined, booleans, numbers, bigints, strings, byte strings, arrays and string-keyed
+ *      plain objects), with one node per item scanned, so no walk over the result is needed.
+ * Byte strings decode to fresh `Uint8Array`s (never Buffers, never views that keep the whole input
+ * alive). Encoding checks the value is plain data, encodes it, and runs the same scan over the result,
+ * so a value this codec encodes is one every peer with the same limits decodes.
  */
-import { Encoder } from 'cbor-x';
+import { Decoder, Encoder } from 'cbor-x';
+import { CborScanner, type ScanSummary } from './codec-scan.js';
 import { DecodeError, EncodeError } from './errors.js';
 import { limits } from './limits.js';
 
-/** Limits a codec enforces. */
+/** Limits a codec enforces; each is described, with what happens at the bound, in `limits.ts`. */
 export interface CodecLimits {
   readonly frameBytesMax: number;
   readonly messageDepthMax: number;
+  readonly messageItemsMax: number;
+  readonly decodedBytesMax: number;
+  readonly bignumBytesMax: number;
 }
 
-/** Encodes and decodes plain-data messages with limits. Stateless, so one instance may be shared. */
+/** Encodes and decodes plain-data messages with limits. Stateless between calls, so one instance may be shared. */
 export class Codec {
   readonly limits: CodecLimits;
   readonly #encoder: Encoder;
+  readonly #decoder: Decoder;
+  readonly #scanner: CborScanner;
 
   constructor(overrides: Partial<CodecLimits> = {}) {
-    this.limits = { frameBytesMax: limits.frameBytesMax, messageDepthMax: limits.messageDepthMax, ...overrides };
+    this.limits = {
+      frameBytesMax: limits.frameBytesMax,
+      messageDepthMax: limits.messageDepthMax,
+      messageItemsMax: limits.messageItemsMax,
+      decodedBytesMax: limits.decodedBytesMax,
+      bignumBytesMax: limits.bignumBytesMax,
+      ...overrides,
+    };
     this.#encoder = new Encoder({
       useRecords: false,
       mapsAsObjects: true,
@@ -34,9 +55,20 @@ export class Codec {
       tagUint8Array: false,
       pack: false,
     } as ConstructorParameters<typeof Encoder>[0]);
+    // Explicitly the plain decoder: no records, no shared structures, objects for maps, copied byte strings.
+    this.#decoder = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true } as ConstructorParameters<typeof Decoder>[0]);
+    this.#scanner = new CborScanner({
+      depthMax: this.limits.messageDepthMax,
+      itemsMax: this.limits.messageItemsMax,
+      decodedBytesMax: this.limits.decodedBytesMax,
+      bignumBytesMax: this.limits.bignumBytesMax,
+    });
   }
 
-  /** Encodes `value`; throws EncodeError (ENCODE_FAILED / FRAME_TOO_LARGE) on non-plain or oversized data. */
+  /**
+   * Encodes `value`; throws EncodeError on data that is not plain (ENCODE_FAILED) or that a peer would
+   * refuse: FRAME_TOO_LARGE, DEPTH_EXCEEDED, ITEMS_EXCEEDED, DECODED_TOO_LARGE, BIGNUM_TOO_LARGE.
+   */
   encode(value: unknown): Uint8Array {
     assertPlain(value, this.limits.messageDepthMax, 'ENCODE_FAILED', EncodeError);
     let bytes: Uint8Array;
@@ -50,11 +82,36 @@ export class Codec {
         context: { bytes: bytes.length, limit: this.limits.frameBytesMax },
       });
     }
+    try {
+      this.#scanner.scan(bytes);
+    } catch (cause) {
+      if (!(cause instanceof DecodeError)) throw cause;
+      throw new EncodeError(cause.code, `a peer would refuse this value: ${cause.message}`, { cause, context: cause.context });
+    }
     return bytes;
   }
 
   /** Decodes untrusted bytes into plain data, or throws DecodeError with a stable code. */
   decode(bytes: Uint8Array): unknown {
+    this.#admit(bytes);
+    // cbor-x's byte strings take the input's class: a plain view makes them plain Uint8Arrays.
+    const source = Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    try {
+      return this.#decoder.decode(source);
+    } catch (cause) {
+      throw new DecodeError('DECODE_FAILED', 'malformed CBOR', { cause });
+    }
+  }
+
+  /**
+   * Runs the size check and the structural scan alone, without building a value: what `decode` would
+   * refuse, this throws; otherwise it says how many items the value has and its estimated size.
+   */
+  inspect(bytes: Uint8Array): ScanSummary {
+    return this.#admit(bytes);
+  }
+
+  #admit(bytes: Uint8Array): ScanSummary {
     if (!(bytes instanceof Uint8Array)) throw new DecodeError('DECODE_FAILED', 'input is not a byte array');
     if (bytes.length > this.limits.frameBytesMax) {
       throw new DecodeError('FRAME_TOO_LARGE', `frame is ${bytes.length} bytes, limit ${this.limits.frameBytesMax}`, {
@@ -62,15 +119,7 @@ export class Codec {
       });
     }
     if (bytes.length === 0) throw new DecodeError('DECODE_FAILED', 'empty input');
-    scanItem(bytes, this.limits.messageDepthMax);
-    let value: unknown;
-    try {
-      value = this.#encoder.decode(bytes);
-    } catch (cause) {
-      throw new DecodeError('DECODE_FAILED', 'malformed CBOR', { cause });
-    }
-    assertPlain(value, this.limits.messageDepthMax, 'DECODE_FAILED', DecodeError);
-    return value;
+    return this.#scanner.scan(bytes);
   }
 }
 
@@ -79,7 +128,7 @@ export const codec = new Codec();
 
 type ErrorClass = new (code: string, message: string, options?: { cause?: unknown; context?: Record<string, unknown> }) => Error;
 
-/** Walks a value and throws unless it is plain data within the depth limit (iterative, no recursion). */
+/** Walks a value about to be encoded and throws unless it is plain data within the depth limit (iterative). */
 function assertPlain(root: unknown, depthMax: number, code: string, Failure: ErrorClass): void {
   const stack: Array<{ value: unknown; depth: number }> = [{ value: root, depth: 0 }];
   while (stack.length > 0) {
@@ -104,73 +153,4 @@ function assertPlain(root: unknown, depthMax: number, code: string, Failure: Err
       stack.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1 });
     }
   }
-}
-
-/**
- * Scans one complete CBOR data item in `bytes` without building values, checking that every length is
- * in bounds and that nesting stays within `depthMax`. Iterative: a hostile input cannot exhaust the stack.
- */
-function scanItem(bytes: Uint8Array, depthMax: number): void {
-  // Each open container is the number of items it still expects (-1: indefinite length).
-  const open: number[] = [];
-  let offset = 0;
-  const fail = (message: string): never => {
-    throw new DecodeError('DECODE_FAILED', `malformed CBOR at byte ${offset}: ${message}`, { context: { offset } });
-  };
-  const readArgument = (info: number): number => {
-    if (info < 24) return info;
-    const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
-    if (size === 0) fail(`reserved additional info ${info}`);
-    if (offset + size > bytes.length) fail('truncated argument');
-    let result = 0;
-    for (let index = 0; index < size; index += 1) result = result * 256 + bytes[offset + index]!;
-    offset += size;
-    return result;
-  };
-  const finishItem = (): void => {
-    // An item completed: count it against the innermost definite container, closing any that fill up.
-    while (open.length > 0) {
-      const top = open[open.length - 1]!;
-      if (top < 0) return;
-      if (top > 1) { open[open.length - 1] = top - 1; return; }
-      open.pop();
-    }
-  };
-  do {
-    if (offset >= bytes.length) fail('truncated item');
-    const initial = bytes[offset]!;
-    offset += 1;
-    const major = initial >> 5;
-    const info = initial & 31;
-    if (initial === 0xff) {
-      if (open.length === 0 || open[open.length - 1]! >= 0) fail('unexpected break');
-      open.pop();
-      finishItem();
-      continue;
-    }
-    if (info === 31) {
-      if (major < 2 || major > 5) fail('indefinite length on a scalar');
-      if (open.length >= depthMax) throw new DecodeError('DEPTH_EXCEEDED', `nesting deeper than ${depthMax}`, { context: { depthMax } });
-      open.push(-1);
-      continue;
-    }
-    const argument = readArgument(info);
-    if (major === 2 || major === 3) {
-      if (offset + argument > bytes.length) fail('byte/text string runs past the end');
-      offset += argument;
-      finishItem();
-    } else if (major === 4 || major === 5) {
-      const count = major === 5 ? argument * 2 : argument;
-      if (count > bytes.length - offset) fail('container claims more items than bytes remain');
-      if (count === 0) { finishItem(); continue; }
-      if (open.length >= depthMax) throw new DecodeError('DEPTH_EXCEEDED', `nesting deeper than ${depthMax}`, { context: { depthMax } });
-      open.push(count);
-    } else if (major === 6) {
-      // A tag wraps the next item; it adds no item of its own.
-      continue;
-    } else {
-      finishItem();
-    }
-  } while (open.length > 0);
-  if (offset !== bytes.length) fail(`${bytes.length - offset} trailing bytes`);
 }

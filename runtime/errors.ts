@@ -18,6 +18,10 @@ export type KernelErrorCode =
   | 'ENCODE_FAILED'
   | 'FRAME_TOO_LARGE'
   | 'DEPTH_EXCEEDED'
+  | 'ITEMS_EXCEEDED'
+  | 'DECODED_TOO_LARGE'
+  | 'BIGNUM_TOO_LARGE'
+  | 'TAG_REFUSED'
   | 'NODE_DOWN'
   | 'INVARIANT';
 
@@ -100,7 +104,10 @@ export class InvalidArgumentError extends TroupeError {
   }
 }
 
-/** A decoder refused its input (bad CBOR, too large, too deep, or not plain data). */
+/**
+ * A decoder refused its input: bad CBOR or not plain data (DECODE_FAILED), or a bound: FRAME_TOO_LARGE,
+ * DEPTH_EXCEEDED, ITEMS_EXCEEDED, DECODED_TOO_LARGE, BIGNUM_TOO_LARGE, TAG_REFUSED.
+ */
 export class DecodeError extends TroupeError {}
 
 /** A value could not be encoded (a class instance, a function, too large). */

@@ -15,6 +15,7 @@ export type { Envelope, Ref } from './ref.js';
 export type { RemoteRouter } from './remote.js';
 export { Codec, codec } from './codec.js';
 export type { CodecLimits } from './codec.js';
+export type { ScanSummary } from './codec-scan.js';
 export { RealClock, VirtualClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export { createRng, seedFromEnvironment } from './rng.js';

@@ -7,6 +7,24 @@ export const limits = {
   frameBytesMax: 16 * 1024 * 1024,
   /** Deepest nesting of arrays/maps the codec accepts; deeper input is refused with DEPTH_EXCEEDED. */
   messageDepthMax: 64,
+  /**
+   * Most data items (scalars, strings, arrays, maps, keys, tags) in one decoded message, which bounds
+   * the decoder's work; more are refused with ITEMS_EXCEEDED by the scan, before cbor-x builds anything.
+   * Set above what a frameBytesMax-sized KV snapshot holds (about 5 items per 35-byte pair).
+   */
+  messageItemsMax: 4 * 1024 * 1024,
+  /**
+   * Largest estimated in-memory size of one decoded message (per item 16 bytes, per container 48 more,
+   * per byte string 80 more plus its length, per text string two bytes per encoded byte); larger input
+   * is refused with DECODED_TOO_LARGE by the scan, before any value is built.
+   */
+  decodedBytesMax: 128 * 1024 * 1024,
+  /**
+   * Longest bignum magnitude (CBOR tags 2 and 3) in bytes; longer ones are refused with BIGNUM_TOO_LARGE
+   * on decode (before cbor-x's conversion, which is quadratic in the length) and on encode. Integers
+   * within 64 bits never need a tag.
+   */
+  bignumBytesMax: 64,
   /** Default mailbox capacity; a full mailbox applies the actor's overflow policy. */
   mailboxCapacity: 10_000,
   /** Messages held for a restarting child; overflow goes to dead letters. */
