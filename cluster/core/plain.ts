@@ -6,11 +6,25 @@
  * undefined, booleans, numbers, bigints, strings, byte strings, arrays and plain objects, nested at
  * most `depthMax` deep, and no `__proto__` keys.
  */
-import { EncodeError } from '../../runtime/index.js';
+import { EncodeError, limits } from '../../runtime/index.js';
 
-/** Returns an upper bound of the encoded size of `value`, or throws EncodeError (ENCODE_FAILED / DEPTH_EXCEEDED). */
+/**
+ * Returns an upper bound of the encoded size of `value`, or throws EncodeError (ENCODE_FAILED /
+ * DEPTH_EXCEEDED, or BIGNUM_TOO_LARGE for a bigint whose tag 2/3 magnitude exceeds the codec's
+ * `bignumBytesMax`, which the receiver would refuse along with the whole batch).
+ */
 export function measurePlain(value: unknown, depthMax: number): number {
   return measure(value, 0, depthMax);
+}
+
+const uint64Limit = 1n << 64n;
+
+function measureBigint(value: bigint): number {
+  const magnitudeBytes = Math.ceil((value < 0n ? -1n - value : value).toString(16).length / 2);
+  if ((value >= uint64Limit || value < -uint64Limit) && magnitudeBytes > limits.bignumBytesMax) {
+    throw new EncodeError('BIGNUM_TOO_LARGE', `a bignum of ${magnitudeBytes} bytes, limit ${limits.bignumBytesMax}`, { context: { bytes: magnitudeBytes } });
+  }
+  return 16 + magnitudeBytes;
 }
 
 function measure(value: unknown, depth: number, depthMax: number): number {
@@ -23,7 +37,7 @@ function measure(value: unknown, depth: number, depthMax: number): number {
     case 'undefined':
       return 1;
     case 'bigint':
-      return 16 + Math.ceil(value.toString(16).length / 2);
+      return measureBigint(value);
     case 'object': {
       if (value === null) return 1;
       if (depth >= depthMax) throw new EncodeError('DEPTH_EXCEEDED', `nesting deeper than ${depthMax}`, { context: { depthMax } });

@@ -4,6 +4,7 @@
  */
 import { Encoder } from 'cbor-x';
 import { describe, expect, it } from 'vitest';
+import { measurePlain } from '../../../cluster/core/plain.js';
 import { Codec, DecodeError, EncodeError, codec, limits } from '../../../runtime/index.js';
 import { bignum, head, major, sharedValueBomb, sharedValueBombMessage, text } from '../../support/cbor-bytes.js';
 
@@ -64,6 +65,11 @@ describe('codec decode bounds', () => {
   it('refuses to encode a bignum a peer would refuse, with the same code', () => {
     expect(() => codec.encode({ n: 2n ** 512n })).toThrowError(expect.objectContaining({ code: 'BIGNUM_TOO_LARGE' }));
     expect(() => codec.encode({ n: 2n ** 512n })).toThrow(EncodeError);
+    // The link's plain-data check, run when a message is queued, refuses the same bigints, so one
+    // message cannot make the receiver refuse the whole batch it travels in.
+    for (const value of [2n ** 512n - 1n, -(2n ** 512n), 2n ** 512n, -(2n ** 512n) - 1n, 2n ** 64n, -(2n ** 64n) - 1n]) {
+      expect(refusal(() => measurePlain({ n: value }, 64)), String(value)).toBe(refusal(() => codec.encode({ n: value })));
+    }
   });
 
   it('bounds the item count (ITEMS_EXCEEDED) and the decoded size (DECODED_TOO_LARGE), on decode and on encode', () => {
