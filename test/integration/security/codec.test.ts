@@ -51,7 +51,7 @@ describe('decoding hostile CBOR on a running node', () => {
 
   /** The node still serves: an ask answered within its deadline, bounded memory, the KV data intact. */
   const stillServing = async (): Promise<void> => {
-    expect(await client!.ask({ node: 'n1', path: '/root/echo' }, 'still there?', { timeoutMs: askDeadlineMs })).toEqual({ type: 'echo', body: 'still there?' });
+    expect(await client!.ask({ node: 'n1', path: '/root/demo/echo' }, 'still there?', { timeoutMs: askDeadlineMs })).toEqual({ type: 'echo', body: 'still there?' });
     const rss = rssBytes(child!.pid!);
     console.log(`node RSS ${Math.round(rss / 1024 / 1024)} MiB (before the attacks ${Math.round(rssBefore / 1024 / 1024)} MiB, bound +${rssGrowthBytesMax / 1024 / 1024} MiB)`);
     expect(rss).toBeLessThan(rssBefore + rssGrowthBytesMax);
@@ -111,7 +111,7 @@ describe('decoding hostile CBOR on a running node', () => {
       peer.sendFrames([helloFrame(token)]);
       await peer.nextFrame((frame) => (frame as { type: string }).type === 'welcome');
       // A tell whose body is the bignum: the request encoded with a null body (its last byte), then the tag.
-      const request = codec.encode([{ type: 'request', id: 1, op: 'tell', target: { node: 'n1', path: '/root/echo' }, body: null }]);
+      const request = codec.encode([{ type: 'request', id: 1, op: 'tell', target: { node: 'n1', path: '/root/demo/echo' }, body: null }]);
       expect(request.at(-1)).toBe(0xf6);
       peer.sendBytes(Uint8Array.from([...request.subarray(0, -1), ...bignum(256 * 1024)]));
       expect(await peer.errorFrame('DECODE_FAILED')).toMatchObject({ message: expect.stringContaining('bignum of 262144 bytes') });
