@@ -13,8 +13,8 @@ import type { KvAppliedResult } from '../../../actors/raft/core/kv-state-machine
 import { KvStateMachine } from '../../../actors/raft/kv-machine.js';
 import { textCommand, textResult, type KvTextCommand as KvCommand, type KvTextResult as KvResult } from '../../../actors/raft/kv-text.js';
 
-/** Watch history kept by each simulated replica: snapshots carry it, and the simulation snapshots often. */
-const machineLimits = { eventsKeptMax: 200 } as const;
+/** Watch history kept by each simulated replica: snapshots carry it, and this simulation keeps every snapshot it takes in memory. */
+const machineLimits = { eventsKeptMax: 16 } as const;
 import { RaftNode, type Ready } from '../../../actors/raft/core/node.js';
 import { RequestTable, type RequestAnswer } from '../../../actors/raft/core/requests.js';
 import type { RaftConfigInput } from '../../../actors/raft/core/config.js';
