@@ -81,8 +81,8 @@ const pipelineCommand: Command = {
 const kvCommand: Command = {
   name: 'kv',
   summary: 'the replicated key-value store (Raft): put, get, delete, cas, scan, status, member',
-  usage: 'kv put <key> <value> | get <key> [--log] | delete <key> | cas <key> <expected|-> <value> | scan <start> [<end>] [--limit N] | status | member add|promote|remove <node>   [--replicas n1,n2,n3] [--path /root/raft]',
-  valueFlags: ['url', 'token', 'replicas', 'path', 'limit'],
+  usage: 'kv put <key> <value> [--lease id] | get <key> [--log] | delete <key> | cas <key> <expected|-> <value> | scan <start> [<end>] [--limit N] | range --prefix p | watch --prefix p [--from-revision n] [--count n] | lease grant ttl-ms|revoke id|keepalive id | compact rev | status | member add|promote|remove <node>   [--replicas n1,n2,n3] [--path /root/raft]',
+  valueFlags: ['url', 'token', 'replicas', 'path', 'limit', 'prefix', 'from-revision', 'count', 'lease'],
   booleanFlags: ['log'],
   async run(args, io) {
     const url = args.flags.get('url');
@@ -95,9 +95,15 @@ const kvCommand: Command = {
         : (await client.members()).filter((member) => member.status === 'up').map((member) => member.node);
       const pathFlag = args.flags.get('path');
       const path = typeof pathFlag === 'string' ? pathFlag : '/root/raft';
-      const limit = args.flags.get('limit');
-      const words = [...args.positional, ...(args.flags.has('log') ? ['--log'] : []), ...(typeof limit === 'string' ? ['--limit', limit] : [])];
-      const result = await runKvCli(words, { replicas, peerPath: path, transport: { ask: (replica, message, timeoutMs) => client.ask({ node: replica, path }, message, { timeoutMs }) } });
+      const passed = ['limit', 'prefix', 'from-revision', 'count', 'lease'].flatMap((name) => {
+        const value = args.flags.get(name);
+        return typeof value === 'string' ? [`--${name}`, value] : [];
+      });
+      const words = [...args.positional, ...(args.flags.has('log') ? ['--log'] : []), ...passed];
+      const result = await runKvCli(words, {
+        replicas, peerPath: path, write: (line) => io.out(line),
+        transport: { ask: (replica, message, timeoutMs) => client.ask({ node: replica, path }, message, { timeoutMs }) },
+      });
       if (result.exitCode === 2) io.err(result.output);
       else io.out(result.output);
       return result.exitCode;

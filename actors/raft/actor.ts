@@ -32,7 +32,7 @@
 import { InvalidArgumentError, behaviour, kernelOf, refuseUnknown, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
 import { NodeDisk, type Disk, type StorageLimits } from '../storage/index.js';
 import type { RaftConfigInput } from './core/config.js';
-import type { KvLimits } from './core/kv-state-machine.js';
+import type { KvLimits } from '../storage/index.js';
 import type { Membership, NodeId } from './core/types.js';
 import { ReplicaHost, type HostEvent } from './host.js';
 import { DurableKvMachine } from './kv-machine.js';

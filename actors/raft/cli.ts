@@ -6,6 +6,11 @@
  *   troupe kv delete <key>
  *   troupe kv cas <key> <expected|-> <value>   "-" expects the key to be absent
  *   troupe kv scan <start> [<end>] [--limit N]
+ *   troupe kv range --prefix <p> [--limit N]     keys with their revisions and versions
+ *   troupe kv watch --prefix <p> [--from-revision N] [--count N]   one JSON line per event
+ *   troupe kv lease grant <ttl-ms> | revoke <id> | keepalive <id>
+ *   troupe kv put <key> <value> --lease <id>
+ *   troupe kv compact <revision>
  *   troupe kv status                      role, term, commit, applied and peers of every replica
  *   troupe kv member add <node>           add a learner (its replica at `peerPath` on that node)
  *   troupe kv member promote <node>       make a caught-up learner a voter
@@ -15,14 +20,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TreeSnapshot } from '../../runtime/index.js';
-import type { KvCommand } from './core/kv-state-machine.js';
+import { prefixRangeEnd, type KvCommand, type KvEvent } from '../storage/index.js';
 import type { MembershipChange, NodeId } from './core/types.js';
-import { changeMembership, RaftKvClient, type KvOutcome, type KvTransport, type ReadMode } from './client.js';
+import { changeMembership, RaftKvClient, type KvTransport, type ReadMode } from './client.js';
 import type { RaftMetrics } from './kv-service.js';
+import type { KvTextCommand } from './kv-text.js';
 
 /** A parsed `kv` command line. */
 export type KvCliCommand =
-  | { readonly ok: true; readonly kind: 'operation'; readonly command: KvCommand; readonly mode: ReadMode }
+  | { readonly ok: true; readonly kind: 'operation'; readonly command: KvTextCommand; readonly mode: ReadMode }
+  | { readonly ok: true; readonly kind: 'model'; readonly command: KvCommand; readonly mode: ReadMode }
+  | { readonly ok: true; readonly kind: 'keepAlive'; readonly lease: number }
+  | { readonly ok: true; readonly kind: 'watch'; readonly prefix: string; readonly fromRevision?: number; readonly count?: number }
   | { readonly ok: true; readonly kind: 'status' }
   | { readonly ok: true; readonly kind: 'member'; readonly change: MembershipChange }
   | { readonly ok: false; readonly usage: string };
@@ -34,36 +43,72 @@ export const kvUsage = [
   '       troupe kv delete <key>',
   '       troupe kv cas <key> <expected|-> <value>',
   '       troupe kv scan <start> [<end>] [--limit N]',
+  '       troupe kv range --prefix <p> [--limit N]',
+  '       troupe kv watch --prefix <p> [--from-revision N] [--count N]',
+  '       troupe kv lease grant <ttl-ms> | revoke <id> | keepalive <id>',
+  '       troupe kv put <key> <value> --lease <id>',
+  '       troupe kv compact <revision>',
   '       troupe kv status',
   '       troupe kv member add <node> | promote <node> | remove <node>',
 ].join('\n');
 
 const memberVerbs: Readonly<Record<string, MembershipChange['type']>> = { add: 'addLearner', promote: 'promoteLearner', remove: 'removeNode' };
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Flags of `troupe kv` that take a value. */
+const valueFlags = new Set(['--limit', '--prefix', '--from-revision', '--count', '--lease']);
+
 /** Parses the words after `troupe kv`. */
 export function parseKvArgs(args: readonly string[]): KvCliCommand {
   const positional: string[] = [];
+  const flags = new Map<string, string>();
   let log = false;
-  let limit = 100;
   for (let position = 0; position < args.length; position += 1) {
     const word = args[position]!;
     if (word === '--log') log = true;
-    else if (word === '--limit') {
-      limit = Number(args[position + 1]);
+    else if (valueFlags.has(word)) {
+      flags.set(word, args[position + 1] ?? '');
       position += 1;
     } else positional.push(word);
   }
+  const limit = flags.has('--limit') ? Number(flags.get('--limit')) : 100;
   const [verb, first, second, third] = positional;
   const usage = { ok: false as const, usage: kvUsage };
+  const mode: ReadMode = log ? 'log' : 'readIndex';
   switch (verb) {
-    case 'put': return first !== undefined && second !== undefined ? operation({ type: 'put', key: first, value: second }) : usage;
-    case 'get': return first !== undefined ? operation({ type: 'get', key: first }, log ? 'log' : 'readIndex') : usage;
+    case 'put': {
+      if (first === undefined || second === undefined) return usage;
+      if (!flags.has('--lease')) return operation({ type: 'put', key: first, value: second });
+      const lease = positiveInteger(flags.get('--lease'));
+      return lease === undefined ? usage : model({ type: 'txn', txn: { compare: [], success: [{ type: 'put', key: encoder.encode(first), value: encoder.encode(second), lease }], failure: [] } }, 'log');
+    }
+    case 'get': return first !== undefined ? operation({ type: 'get', key: first }, mode) : usage;
     case 'delete': return first !== undefined ? operation({ type: 'delete', key: first }) : usage;
     case 'cas':
       return first !== undefined && second !== undefined && third !== undefined ? operation({ type: 'cas', key: first, expected: second === '-' ? null : second, value: third }) : usage;
     case 'scan':
       if (first === undefined || !Number.isSafeInteger(limit) || limit < 1) return usage;
-      return operation({ type: 'scan', start: first, end: second ?? null, limit }, log ? 'log' : 'readIndex');
+      return operation({ type: 'scan', start: first, end: second ?? null, limit }, mode);
+    case 'range': {
+      const prefix = flags.get('--prefix');
+      if (prefix === undefined || prefix === '' || !Number.isSafeInteger(limit) || limit < 1) return usage;
+      const key = encoder.encode(prefix);
+      return model({ type: 'txn', txn: { compare: [], success: [{ type: 'range', key, rangeEnd: prefixRangeEnd(key), limit }], failure: [] } }, mode);
+    }
+    case 'watch': {
+      const prefix = flags.get('--prefix');
+      const fromRevision = flags.has('--from-revision') ? positiveInteger(flags.get('--from-revision')) : undefined;
+      const count = flags.has('--count') ? positiveInteger(flags.get('--count')) : undefined;
+      if (prefix === undefined || prefix === '' || (flags.has('--from-revision') && fromRevision === undefined) || (flags.has('--count') && count === undefined)) return usage;
+      return { ok: true, kind: 'watch', prefix, ...(fromRevision === undefined ? {} : { fromRevision }), ...(count === undefined ? {} : { count }) };
+    }
+    case 'lease': return parseLease(first, second);
+    case 'compact': {
+      const revision = positiveInteger(first);
+      return revision === undefined ? usage : model({ type: 'compact', revision }, 'log');
+    }
     case 'status': return { ok: true, kind: 'status' };
     case 'member': {
       const type = first === undefined ? undefined : memberVerbs[first];
@@ -74,7 +119,28 @@ export function parseKvArgs(args: readonly string[]): KvCliCommand {
   }
 }
 
-function operation(command: KvCommand, mode: ReadMode = 'readIndex'): KvCliCommand {
+function parseLease(verb: string | undefined, argument: string | undefined): KvCliCommand {
+  const value = positiveInteger(argument);
+  if (value === undefined) return { ok: false, usage: kvUsage };
+  switch (verb) {
+    case 'grant': return model({ type: 'leaseGrant', ttlMs: value }, 'log');
+    case 'revoke': return model({ type: 'leaseRevoke', lease: value }, 'log');
+    case 'keepalive': return { ok: true, kind: 'keepAlive', lease: value };
+    default: return { ok: false, usage: kvUsage };
+  }
+}
+
+function positiveInteger(text: string | undefined): number | undefined {
+  if (text === undefined || !/^[0-9]+$/.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+function model(command: KvCommand, mode: ReadMode): KvCliCommand {
+  return { ok: true, kind: 'model', command, mode };
+}
+
+function operation(command: KvTextCommand, mode: ReadMode = 'readIndex'): KvCliCommand {
   return { ok: true, kind: 'operation', command, mode };
 }
 
@@ -86,6 +152,10 @@ export interface KvCliOptions {
   readonly giveUpMs?: number;
   /** Where replicas live on their nodes, for `member add` (default '/root/raft'). */
   readonly peerPath?: string;
+  /** Where `watch` writes its lines as events arrive (default: collected into the output). */
+  readonly write?: (line: string) => void;
+  /** Ends a `watch` without `--count`. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -107,9 +177,42 @@ export async function runKvCli(args: readonly string[], options: KvCliOptions): 
   const client = new RaftKvClient({
     clientId: options.clientId ?? `cli-${randomUUID()}`, replicas: options.replicas, transport: options.transport, giveUpMs: options.giveUpMs ?? 10_000,
   });
-  const outcome: KvOutcome = await client.execute(parsed.command, parsed.mode);
+  if (parsed.kind === 'watch') return runWatch(client, parsed, options);
+  const outcome = parsed.kind === 'operation'
+    ? await client.execute(parsed.command, parsed.mode)
+    : parsed.kind === 'keepAlive' ? await client.keepAlive(parsed.lease) : await client.request(parsed.command, parsed.mode);
   const exitCode = outcome.ok ? 0 : outcome.code === 'TIMEOUT' ? 3 : 1;
-  return { exitCode, output: JSON.stringify(outcome) };
+  return { exitCode, output: JSON.stringify(outcome, jsonBytes) };
+}
+
+/** Streams a watch as JSON lines until `--count` events or the signal; COMPACTED ends it with exit code 1. */
+async function runWatch(client: RaftKvClient, parsed: Extract<KvCliCommand, { kind: 'watch' }>, options: KvCliOptions): Promise<{ exitCode: number; output: string }> {
+  const lines: string[] = [];
+  const write = options.write ?? ((line: string) => lines.push(line));
+  let seen = 0;
+  try {
+    const events = client.watch({ prefix: encoder.encode(parsed.prefix), ...(parsed.fromRevision === undefined ? {} : { fromRevision: parsed.fromRevision }), ...(options.signal ? { signal: options.signal } : {}) });
+    for await (const event of events) {
+      write(JSON.stringify(eventLine(event)));
+      seen += 1;
+      if (parsed.count !== undefined && seen >= parsed.count) break;
+    }
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'COMPACTED') throw error;
+    write(JSON.stringify({ ok: false, code: 'COMPACTED', message: (error as Error).message }));
+    return { exitCode: 1, output: lines.join('\n') };
+  }
+  return { exitCode: 0, output: lines.join('\n') };
+}
+
+/** An event as one JSON line: key and value as UTF-8 text, the event's revision. */
+function eventLine(event: KvEvent): Record<string, unknown> {
+  return { type: event.type, key: decoder.decode(event.kv.key), ...(event.type === 'put' ? { value: decoder.decode(event.kv.value), version: event.kv.version } : {}), revision: event.kv.modRevision };
+}
+
+/** JSON of results holding bytes: keys and values as UTF-8 text. */
+function jsonBytes(_name: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? decoder.decode(value) : value;
 }
 
 /** Asks every replica for its status; a replica that does not answer is left out. */

@@ -11,29 +11,73 @@
  * The transport is whatever reaches a replica: the kernel's `ask` inside a node, or the cluster's
  * client SDK from outside one.
  */
-import type { KvCommand, KvResult } from './core/kv-state-machine.js';
+import { TroupeError } from '../../runtime/errors.js';
 import type { Ref } from '../../runtime/ref.js';
+import { prefixRangeEnd, type KvCommand, type KvEvent, type KvOp, type KvTxn } from '../storage/index.js';
+import type { KvAppliedResult } from './core/kv-state-machine.js';
 import type { MembershipChange, NodeId } from './core/types.js';
-import { requestTimeoutMsMax, type KvReadRequest, type KvReply, type KvWriteRequest, type MembershipChangeRequest, type MembershipReply } from './kv-service.js';
+import {
+  isReadOnly,
+  requestTimeoutMsMax,
+  type KvLeaseKeepAliveReply,
+  type KvReadRequest,
+  type KvReply,
+  type KvWatchRequest,
+  type KvWriteRequest,
+  type MembershipChangeRequest,
+  type MembershipReply,
+} from './kv-service.js';
+import { isTextRead, invalidTextReason, textCommand, textResult, type KvTextCommand, type KvTextResult } from './kv-text.js';
+import type { KvWatchReply } from './kv-watch.js';
 
 /** Reaches a replica. Rejects on a transport failure (timeout, node down, lost connection). */
 export interface KvTransport {
   ask(replica: NodeId, message: unknown, timeoutMs: number): Promise<unknown>;
 }
 
-/** One finished operation, in the shape linearizability checkers take. */
+/** One finished text operation, in the shape linearizability checkers take. */
 export interface KvOperationRecord {
   readonly clientId: string;
-  readonly input: KvCommand;
+  readonly input: KvTextCommand;
   readonly call: number;
   /** The result; undefined when the outcome is unknown. */
-  readonly output: KvResult | undefined;
+  readonly output: KvTextResult | undefined;
   /** When the result arrived; Infinity when the outcome is unknown. */
   readonly return: number;
 }
 
-/** What an operation ends with: the state machine's result, or TIMEOUT (outcome unknown). */
-export type KvOutcome = KvResult | { readonly ok: false; readonly code: 'TIMEOUT' };
+/** The outcome is unknown: the request may still take effect. */
+export interface KvTimeout {
+  readonly ok: false;
+  readonly code: 'TIMEOUT';
+}
+
+/** What a model command ends with: the state machine's result, or TIMEOUT (outcome unknown). */
+export type KvCommandOutcome = KvAppliedResult | KvTimeout;
+
+/** What a text operation ends with. */
+export type KvOutcome = KvTextResult | KvTimeout;
+
+/** Options of `watch`: the events of keys in (key, rangeEnd) (or under `prefix`) from `fromRevision` on. */
+export interface KvWatchOptions {
+  readonly key?: Uint8Array;
+  readonly rangeEnd?: Uint8Array;
+  /** Watch every key starting with these bytes (instead of key/rangeEnd). */
+  readonly prefix?: Uint8Array;
+  /** First revision wanted (default: the replica's current revision + 1, only new events). */
+  readonly fromRevision?: number;
+  /** Pause after a poll that found nothing (default 50). */
+  readonly idleMs?: number;
+  /** Stops the watch: the iteration ends after the current poll. */
+  readonly signal?: AbortSignal;
+}
+
+/** A watch cannot continue: its next revision has been compacted away. */
+export class KvWatchError extends TroupeError {
+  constructor(readonly compactRevision: number, readonly fromRevision: number) {
+    super('COMPACTED', `revision ${fromRevision} is compacted (up to ${compactRevision}); restart the watch from a newer revision`, { context: { compactRevision, fromRevision } });
+  }
+}
 
 /** Options of a client. */
 export interface RaftKvClientOptions {
@@ -62,6 +106,10 @@ export interface RaftKvClientOptions {
 export type ReadMode = 'readIndex' | 'log';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isTimeout(outcome: { readonly ok: boolean; readonly code?: string }): outcome is KvTimeout {
+  return outcome.ok === false && outcome.code === 'TIMEOUT';
+}
 
 /** A KV client with leader discovery and exactly-once retries. */
 export class RaftKvClient {
@@ -104,38 +152,116 @@ export class RaftKvClient {
     return this.execute({ type: 'cas', key, expected, value });
   }
 
-  /** Keys in [start, end) in order, at most `limit`. */
+  /** Keys in [start, end) in byte order of their UTF-8, at most `limit`. */
   scan(start: string, end: string | null, limit: number, mode: ReadMode = 'readIndex'): Promise<KvOutcome> {
     return this.execute({ type: 'scan', start, end, limit }, mode);
   }
 
-  /** Runs one command to a definite result or to TIMEOUT, and records it. */
-  async execute(command: KvCommand, mode: ReadMode = 'readIndex'): Promise<KvOutcome> {
+  /** Runs one text operation to a definite result or to TIMEOUT, and records it. */
+  async execute(command: KvTextCommand, mode: ReadMode = 'readIndex'): Promise<KvOutcome> {
     const { now, giveUpMs } = this.#options;
     const call = now();
-    const request = this.#request(command, mode);
-    const outcome = await this.#attempt(request, call + giveUpMs);
-    const output = outcome.ok === false && outcome.code === 'TIMEOUT' ? undefined : (outcome as KvResult);
+    const invalid = invalidTextReason(command);
+    const outcome: KvOutcome = invalid !== null
+      ? { ok: false, code: 'INVALID_REQUEST', message: invalid }
+      : await this.#run(textCommand(command), mode === 'readIndex' && isTextRead(command), call + giveUpMs).then((result) => (isTimeout(result) ? result : textResult(command, result)));
+    const output = isTimeout(outcome) ? undefined : outcome;
     this.#options.record?.({ clientId: this.clientId, input: command, call, output, return: output === undefined ? Infinity : now() });
     return outcome;
   }
 
-  #request(command: KvCommand, mode: ReadMode): KvWriteRequest | KvReadRequest {
-    const timeoutMs = Math.min(requestTimeoutMsMax, Math.max(1, Math.floor(this.#options.attemptTimeoutMs * 0.8)));
-    if (mode === 'readIndex' && (command.type === 'get' || command.type === 'scan')) return { type: 'kv.read', command, timeoutMs };
-    this.#sequence += 1;
-    return { type: 'kv.request', clientId: this.clientId, sequence: this.#sequence, command, timeoutMs };
+  /** Runs a command of the model; a read-only transaction goes through ReadIndex unless `mode` is 'log'. */
+  request(command: KvCommand, mode: ReadMode = 'readIndex'): Promise<KvCommandOutcome> {
+    return this.#run(command, mode === 'readIndex' && isReadOnly(command), this.#options.now() + this.#options.giveUpMs);
   }
 
-  async #attempt(request: KvWriteRequest | KvReadRequest, deadline: number): Promise<KvOutcome> {
+  /** A transaction: compares, then the success or failure ops, at one revision. */
+  txn(txn: Partial<KvTxn>, mode: ReadMode = 'readIndex'): Promise<KvCommandOutcome> {
+    return this.request({ type: 'txn', txn: { compare: txn.compare ?? [], success: txn.success ?? [], failure: txn.failure ?? [] } }, mode);
+  }
+
+  /** One range read (linearizable through ReadIndex by default). */
+  range(op: Omit<Extract<KvOp, { type: 'range' }>, 'type'>, mode: ReadMode = 'readIndex'): Promise<KvCommandOutcome> {
+    return this.txn({ success: [{ type: 'range', ...op }] }, mode);
+  }
+
+  /** Grants a lease of `ttlMs`; its id comes back in the result. */
+  grantLease(ttlMs: number): Promise<KvCommandOutcome> {
+    return this.request({ type: 'leaseGrant', ttlMs });
+  }
+
+  /** Revokes a lease: its keys are deleted at one revision. */
+  revokeLease(lease: number): Promise<KvCommandOutcome> {
+    return this.request({ type: 'leaseRevoke', lease });
+  }
+
+  /** Drops the watch history at or below `revision`. */
+  compact(revision: number): Promise<KvCommandOutcome> {
+    return this.request({ type: 'compact', revision });
+  }
+
+  /** Renews a lease's TTL on the leader. */
+  async keepAlive(lease: number): Promise<KvLeaseKeepAliveReply | KvTimeout> {
+    const reply = await this.#attempt({ type: 'kv.leaseKeepAlive', lease }, this.#options.now() + this.#options.giveUpMs);
+    return reply as KvLeaseKeepAliveReply | KvTimeout;
+  }
+
+  /**
+   * Streams the events of a key range in revision order, with no gap and no duplicate: each poll asks
+   * a replica for the events from the revision after the last one delivered, and after a failure (a
+   * lost connection, a killed replica) the next poll goes to the next replica, from that same revision.
+   * Ends when `signal` aborts; throws KvWatchError (COMPACTED) when the revision wanted is compacted.
+   */
+  async *watch(options: KvWatchOptions): AsyncGenerator<KvEvent, void, void> {
+    const key = options.prefix ?? options.key;
+    if (key === undefined) throw new RangeError('a watch needs a key or a prefix');
+    const rangeEnd = options.prefix !== undefined ? prefixRangeEnd(options.prefix) : options.rangeEnd;
+    let next = options.fromRevision;
+    let failures = 0;
+    let replica = this.#next;
+    while (options.signal?.aborted !== true) {
+      const target = this.#options.replicas[replica % this.#options.replicas.length]!;
+      const request: KvWatchRequest = { type: 'kv.watch', key, fromRevision: next ?? 1, ...(rangeEnd === undefined ? {} : { rangeEnd }) };
+      let reply: KvWatchReply;
+      try {
+        reply = (await this.#options.transport.ask(target, request, this.#options.attemptTimeoutMs)) as KvWatchReply;
+        if (typeof reply !== 'object' || reply === null || (reply.ok !== true && reply.code !== 'COMPACTED')) throw new Error('the replica could not serve the watch');
+      } catch {
+        // The next poll goes to another replica, from the same revision.
+        failures += 1;
+        replica += 1;
+        await this.#pause(failures);
+        continue;
+      }
+      failures = 0;
+      if (!reply.ok) throw new KvWatchError(reply.compactRevision, request.fromRevision);
+      if (next === undefined) {
+        // Only new events: start after the revision the first replica asked holds now.
+        next = reply.revision + 1;
+        continue;
+      }
+      for (const event of reply.events) yield event;
+      next = reply.nextRevision;
+      if (reply.events.length === 0) await sleep(options.idleMs ?? 50);
+    }
+  }
+
+  async #run(command: KvCommand, viaReadIndex: boolean, deadline: number): Promise<KvCommandOutcome> {
+    const timeoutMs = Math.min(requestTimeoutMsMax, Math.max(1, Math.floor(this.#options.attemptTimeoutMs * 0.8)));
+    if (viaReadIndex) return this.#attempt({ type: 'kv.read', command, timeoutMs }, deadline) as Promise<KvCommandOutcome>;
+    this.#sequence += 1;
+    return this.#attempt({ type: 'kv.request', clientId: this.clientId, sequence: this.#sequence, command, timeoutMs }, deadline) as Promise<KvCommandOutcome>;
+  }
+
+  async #attempt(request: KvWriteRequest | KvReadRequest | { type: 'kv.leaseKeepAlive'; lease: number }, deadline: number): Promise<KvReply | KvLeaseKeepAliveReply | KvTimeout> {
     const { now, transport, attemptTimeoutMs } = this.#options;
     let refusals = 0;
     let hints = 0;
     while (now() < deadline) {
       const target = this.#target();
-      let reply: KvReply;
+      let reply: KvReply | KvLeaseKeepAliveReply;
       try {
-        reply = (await transport.ask(target, request, Math.max(1, Math.min(attemptTimeoutMs, deadline - now())))) as KvReply;
+        reply = (await transport.ask(target, request, Math.max(1, Math.min(attemptTimeoutMs, deadline - now())))) as KvReply | KvLeaseKeepAliveReply;
       } catch (error) {
         // A node that refused the request for the client's token (FORBIDDEN) never delivered it: a
         // definite answer that no retry changes, surfaced as the typed error.
@@ -170,8 +296,8 @@ export class RaftKvClient {
         case 'BUSY':
           break;
         default:
-          // STALE_REQUEST, INVALID_REQUEST, TOO_LARGE: definite, nothing was (or will be) applied.
-          return reply.code === 'TOO_LARGE' ? { ok: false, code: 'INVALID_REQUEST', reason: `request of ${reply.bytes} bytes exceeds ${reply.bytesMax}` } : reply;
+          // The model's refusals, STALE_REQUEST, INVALID_REQUEST, TOO_LARGE: definite, nothing was (or will be) applied.
+          return reply.code === 'TOO_LARGE' ? { ok: false, code: 'INVALID_REQUEST', message: `request of ${reply.bytes} bytes exceeds ${reply.bytesMax}` } : reply;
       }
       refusals += 1;
       await this.#pause(refusals);

@@ -28,12 +28,16 @@ import * as path from 'node:path';
 import type { Clock, Ref, Rng } from '../../runtime/index.js';
 import { SnapshotWriter, type Disk, type StorageLimits } from '../storage/index.js';
 import type { RaftConfigInput } from './core/config.js';
-import type { KvCommand, KvLimits, KvResult } from './core/kv-state-machine.js';
+import type { KvLimits } from '../storage/index.js';
+import type { KvAppliedResult, KvRequest } from './core/kv-state-machine.js';
+import { LeaseClock } from './core/lease-clock.js';
 import { RaftNode, type Ready } from './core/node.js';
 import type { Entry, Membership, Message, NodeId } from './core/types.js';
 import { DurableLog, RaftLogCorruptError } from './durable-log.js';
 import type { AppliedEntry } from './kv-machine.js';
 import { ReplicaRequests, type Reply } from './replica-requests.js';
+import { leasesApplied, proposeExpiredLeases } from './replica-leases.js';
+import type { KvWatchPoll, KvWatchReply } from './kv-watch.js';
 import { SerialQueue } from './serial-queue.js';
 import { checkMessage } from './wire.js';
 
@@ -51,7 +55,12 @@ export interface ReplicaMachine {
   readonly needsRestore: boolean;
   /** Applies committed entries in order, skipping those at or below the applied index. */
   apply(entries: readonly Entry[]): Promise<AppliedEntry[]>;
-  read(command: Extract<KvCommand, { type: 'get' | 'scan' }>): Promise<KvResult>;
+  /** Serves a read-only request (after ReadIndex). */
+  read(request: KvRequest): Promise<KvAppliedResult>;
+  /** The events a watch poll asks for, from the applied event log. */
+  watch(poll: KvWatchPoll): Promise<KvWatchReply>;
+  /** Every live lease with its TTL. */
+  leases(): Promise<Array<{ id: number; ttlMs: number }>>;
   /** Writes the whole state into `writer`; returns the index it covers. */
   writeSnapshot(writer: SnapshotWriter): Promise<number>;
   /** Replaces the whole state with the snapshot file at `filePath` on `disk`. */
@@ -62,7 +71,7 @@ export interface ReplicaMachine {
 
 /** What the host's background work reports. */
 export type HostEvent =
-  | { readonly type: 'readyDone'; readonly applied: readonly AppliedEntry[] }
+  | { readonly type: 'readyDone'; readonly applied: readonly AppliedEntry[]; readonly leases?: ReadonlyArray<{ id: number; ttlMs: number }> }
   | { readonly type: 'snapshotTaken'; readonly index: number; readonly data: Uint8Array }
   | { readonly type: 'jobFailed'; readonly error: unknown };
 
@@ -109,6 +118,8 @@ export class ReplicaHost {
   readonly peers: Record<NodeId, Ref>;
   /** Every state-machine operation, in order. */
   readonly kv = new SerialQueue();
+  /** Lease expiry on this replica's clock (acted on while it leads). */
+  readonly leases = new LeaseClock();
   readonly #environment: HostEnvironment;
   /** The Ready being written and applied, if any. */
   #inFlight: Ready | null = null;
@@ -157,6 +168,7 @@ export class ReplicaHost {
       };
       const node = new RaftNode(config, { hardState, snapshot: recovered.snapshot, entries: recovered.entries, appliedIndex: machine.appliedIndex });
       const host = new ReplicaHost(options, environment, { node, log, machine });
+      host.leases.load(await machine.leases(), environment.clock.now());
       host.pump();
       return host;
     } catch (error) {
@@ -184,7 +196,11 @@ export class ReplicaHost {
   /** One logical tick: elections, heartbeats, and the deadlines of waiting clients. */
   tick(): void {
     this.node.tick();
-    this.requests.expire(this.#environment.clock.now());
+    const nowMs = this.#environment.clock.now();
+    this.requests.expire(nowMs);
+    // Leases: expiry is the leader's decision, carried out through the log.
+    if (this.node.status().role !== 'leader') this.leases.follow();
+    else proposeExpiredLeases(this.leases, this.node, nowMs);
     this.pump();
   }
 
@@ -227,6 +243,8 @@ export class ReplicaHost {
         // The disk or the state machine failed: stop, and let recovery start again from what is durable.
         throw event.error;
       case 'readyDone':
+        if (event.leases !== undefined) this.leases.load(event.leases, this.#environment.clock.now());
+        leasesApplied(this.leases, event.applied, this.#environment.clock.now());
         return this.#readyDone(event.applied);
       case 'snapshotTaken':
         return this.#snapshotTaken(event.index, event.data);
@@ -244,16 +262,20 @@ export class ReplicaHost {
     const ready = this.node.ready();
     this.#inFlight = ready;
     if (ready.softState !== null) this.requests.softState(ready.softState.role, ready.softState.leader);
+    if (ready.softState !== null) {
+      if (ready.softState.role === 'leader') this.leases.lead(this.#environment.clock.now());
+      else this.leases.follow();
+    }
     this.#send(ready.leaderMessages);
     this.#background(async () => {
       // Committed entries that earlier Readies already made durable here apply while this one is written
       // (a crash then leaves the applied index within the durable log); others wait for the write.
-      const apply = (): Promise<AppliedEntry[]> => this.kv.run(async () => {
-        if (ready.snapshot !== null) {
-          const index = ready.snapshot.meta.index;
-          await this.machine.restore(this.log.disk, this.log.snapshotPath(index), index);
-        }
-        return this.machine.apply(ready.committedEntries);
+      const apply = (): Promise<{ applied: AppliedEntry[]; leases?: Array<{ id: number; ttlMs: number }> }> => this.kv.run(async () => {
+        if (ready.snapshot === null) return { applied: await this.machine.apply(ready.committedEntries) };
+        const index = ready.snapshot.meta.index;
+        await this.machine.restore(this.log.disk, this.log.snapshotPath(index), index);
+        const leases = await this.machine.leases();
+        return { applied: await this.machine.apply(ready.committedEntries), leases };
       });
       const early = appliesBeforePersist(ready) ? apply() : null;
       // Awaited below; a failure of it fails this job like any other.
@@ -261,8 +283,8 @@ export class ReplicaHost {
       await this.log.persist({ snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState });
       if (this.#stopped) return;
       this.#send(ready.messages);
-      const applied = await (early ?? apply());
-      this.#signal({ type: 'readyDone', applied });
+      const { applied, leases } = await (early ?? apply());
+      this.#signal({ type: 'readyDone', applied, ...(leases === undefined ? {} : { leases }) });
     });
   }
 

@@ -1,6 +1,7 @@
 /**
  * The Raft component's public surface: the pure protocol core behind the Ready/Advance contract, its
- * configuration and message types, and the replicated KV state machine with its entry codec; then the
+ * configuration and message types, the session layer and lease clock of the replicated KV state
+ * machine (over the storage component's key-value model) with its entry codec; then the
  * replica actor that hosts the core on the storage engine (WAL + LevelDB), the replicated KV service
  * protocol and its client, and what the CLI and metrics need.
  */
@@ -45,21 +46,20 @@ export type {
   VoteResponseMessage,
 } from './core/types.js';
 export {
-  KvStateMachine,
-  compareKeys,
-  invalidCommandReason,
-  invalidRequestReason,
-  kvDefaultLimits,
+  SessionActivity,
+  decideSession,
+  invalidSessionReason,
   type KvApplied,
-  type KvCommand,
-  type KvLimits,
-  type KvPair,
+  type KvAppliedResult,
   type KvRequest,
-  type KvResult,
   type KvSession,
-  type KvSnapshot,
+  type KvStaleRequest,
+  type SessionDecision,
 } from './core/kv-state-machine.js';
-export { decodeKvRequest, decodeKvSnapshot, encodeKvRequest, encodeKvSnapshot } from './kv-codec.js';
+export { LeaseClock, revokeRetryMs } from './core/lease-clock.js';
+export { checkKvRequest, decodeKvRequest, decodeKvSnapshot, encodeKvRequest, encodeKvSnapshot } from './kv-codec.js';
+export { invalidTextReason, isTextRead, textCommand, textResult, type KvTextCommand, type KvTextPair, type KvTextResult } from './kv-text.js';
+export { selectEvents, type KvWatchPoll, type KvWatchReply } from './kv-watch.js';
 
 // The replica actor, its durable log and state machine, the KV service protocol, the client, and
 // what the CLI and metrics need.
@@ -67,12 +67,17 @@ export { raftReplica, replicaMetrics, type RaftReplicaOptions, type RaftReplicaS
 export { ReplicaHost, type HostEnvironment, type HostEvent, type HostOptions, type ReplicaMachine, type ReplicaTransport } from './host.js';
 export { RequestTable, type AppliedRequest, type RequestAnswer, type RequestTableOptions, type RequestToken } from './core/requests.js';
 export { DurableLog, RaftLogCorruptError, type DurableLogOptions, type LogWrite, type RecoveredLog } from './durable-log.js';
-export { DurableKvMachine, type AppliedEntry } from './kv-machine.js';
+export { DurableKvMachine, KvStateMachine, applyRequest, requestOf, type AppliedEntry, type KvSnapshot } from './kv-machine.js';
 export {
   defaultReplicaPath,
+  isReadOnly,
   parseServiceRequest,
   requestTimeoutMsMax,
+  watchRevisionsMax,
   type DigestReply,
+  type KvLeaseKeepAliveReply,
+  type KvLeaseKeepAliveRequest,
+  type KvWatchRequest,
   type KvReadRequest,
   type KvRefusal,
   type KvReply,
@@ -85,6 +90,9 @@ export {
   type RaftAdminRequest,
   type RaftMetrics,
 } from './kv-service.js';
-export { changeMembership, RaftKvClient, type MembershipChangeOptions, type KvOperationRecord, type KvOutcome, type KvTransport, type RaftKvClientOptions, type ReadMode } from './client.js';
+export {
+  changeMembership, KvWatchError, RaftKvClient,
+  type KvCommandOutcome, type KvOperationRecord, type KvOutcome, type KvTimeout, type KvTransport, type KvWatchOptions, type MembershipChangeOptions, type RaftKvClientOptions, type ReadMode,
+} from './client.js';
 export { collectRaftMetrics, formatRaftMetrics, kvUsage, parseKvArgs, raftMetricsFromTree, raftMetricsText, runKvCli, type KvCliCommand, type KvCliOptions } from './cli.js';
 export { checkMessage, wireLimits, type WireCheck, type WireLimits } from './wire.js';

@@ -1,37 +1,63 @@
 /**
- * The replicated key-value state machine kept in the storage engine's LevelDB (`KvEngine`), with the
- * same semantics as the in-memory `KvStateMachine` of core/kv-state-machine.ts: put, get, delete,
- * compare-and-swap and scan over string keys and values, and exactly-once client requests (Raft
- * thesis 6.3) through a session per client that remembers its last sequence number and that
- * request's result.
+ * The replicated key-value state machine: the session layer (core/kv-state-machine.ts, exactly-once
+ * client requests, Raft thesis 6.3) over the storage component's key-value model (revisions,
+ * transactions, ranges, events, leases), kept in an ordered engine with the layout of kv-layout.ts.
+ * Every replica applies the committed entries in log order; replicas that applied the same entries
+ * hold byte-identical engines.
  *
- * Exactly once across crashes: committed entries are applied in index order as atomic LevelDB batches
- * that also move the applied index (KvEngine), so after a restart the replica skips every entry at or
- * below the applied index and applies each later one once. Every log index is applied, including the
- * leader's no-ops and membership entries (as empty batches), so the applied index is the Raft index.
+ * One way to apply an entry (`applyRequest`), two hosts of it:
+ * - `DurableKvMachine`: any `KvEngine` (LevelDB on a node, `MemoryKvEngine` in a simulation). Before a
+ *   request executes, the keys and ranges it reads are loaded into a small in-memory buffer
+ *   (kv-layout.ts `planReads`), the request executes synchronously against that buffer, and its writes
+ *   go to the engine as one atomic batch together with the applied index, so after a crash the engine
+ *   holds entries 1..applied and none of the later ones (exactly once across restarts).
+ * - `KvStateMachine`: a `MemoryKvEngine` read and written synchronously, for synchronous hosts.
  *
- * Key layout in the engine: `d/<key>` holds a user value (UTF-8), `s/<client id>` a session (CBOR of
- * `{ sequence, result, lastIndex }`). Sessions are bounded: past `sessionsMax` the least recently
- * active one (lowest `lastIndex`) is deleted in the same batch, at the same log position on every
- * replica, so replicas stay identical.
+ * Every log index is applied, the leader's no-ops and membership entries included (as empty batches),
+ * so the applied index is the Raft index. An entry that does not decode is applied as a no-op on every
+ * replica alike.
  */
 import { codec } from '../../runtime/codec.js';
 import { assert } from '../../runtime/errors.js';
-import { KvEngine, readSnapshot, type Disk, type SnapshotWriter } from '../storage/index.js';
-import type { IndexedCommand, KvOperation } from '../storage/index.js';
 import {
-  invalidCommandReason,
-  invalidRequestReason,
-  kvDefaultLimits,
-  type KvApplied,
-  type KvCommand,
+  LevelKvEngine,
+  MemoryKvEngine,
+  digestOf,
+  executeKvCommand,
+  kvLimits,
+  readSnapshot,
+  type Disk,
+  type KvEngine,
+  type KvEngineEntry,
+  type KvEngineWrite,
   type KvLimits,
-  type KvPair,
-  type KvRequest,
-  type KvResult,
-} from './core/kv-state-machine.js';
+  type KvModelState,
+  type SnapshotWriter,
+  type StateDigest,
+} from '../storage/index.js';
+import { SessionActivity, decideSession, type KvApplied, type KvRequest } from './core/kv-state-machine.js';
 import type { Entry } from './core/types.js';
 import { decodeKvRequest } from './kv-codec.js';
+import {
+  LayoutView,
+  decodeEvents,
+  decodeLease,
+  decodeModelState,
+  decodeSession,
+  encodeSession,
+  eventRange,
+  isUserKey,
+  leaseRange,
+  leaseReads,
+  mutationWrites,
+  planReads,
+  revisionOfEventKey,
+  sessionKey,
+  sessionRange,
+  stateKey,
+  type OrderedReader,
+} from './kv-layout.js';
+import { selectEvents, type KvWatchPoll, type KvWatchReply } from './kv-watch.js';
 
 /** What applying one committed entry did. `request` is null for entries that carry none. */
 export interface AppliedEntry {
@@ -40,89 +66,150 @@ export interface AppliedEntry {
   readonly applied: KvApplied | null;
 }
 
-/** A session as stored. */
-interface StoredSession {
-  readonly sequence: number;
-  readonly result: KvResult;
-  readonly lastIndex: number;
+/** The state machine as plain data (engine pairs in key order), for snapshots of synchronous hosts. */
+export interface KvSnapshot {
+  readonly appliedIndex: number;
+  readonly pairs: readonly KvEngineEntry[];
 }
 
-const dataPrefix = 'd/';
-const sessionPrefix = 's/';
-/** Entries per LevelDB batch. */
-const applyBatchEntriesMax = 512;
+/** The result of one request: its answer, the engine writes, and the model state after it. */
+interface RequestOutcome {
+  readonly applied: KvApplied;
+  readonly writes: KvEngineWrite[];
+  readonly state: KvModelState;
+}
+
+/**
+ * Applies one request at `index` against `view`: the session decides whether it executes; if it
+ * does, the model executes it and the session records its result. Pure apart from `activity`, the
+ * in-memory eviction order, which moves the same way on every replica.
+ */
+export function applyRequest(view: LayoutView, state: KvModelState, activity: SessionActivity, index: number, request: KvRequest, limits: KvLimits): RequestOutcome {
+  const session = request.clientId === undefined ? undefined : view.session(request.clientId);
+  const decision = decideSession(session, request);
+  if (decision.kind === 'answer') return { applied: decision.applied, writes: [], state };
+  const execution = executeKvCommand(view, state, request.command, limits);
+  const writes = mutationWrites(execution.mutations);
+  if (execution.state !== state) writes.push({ type: 'put', key: stateKey, value: encodeState(execution.state) });
+  if (request.clientId !== undefined && request.sequence !== undefined) {
+    writes.push({ type: 'put', key: sessionKey(request.clientId), value: encodeSession({ clientId: request.clientId, sequence: request.sequence, result: execution.result, lastIndex: index }) });
+    const forgotten = activity.touch(request.clientId, index, limits.sessionsMax);
+    if (forgotten !== undefined) writes.push({ type: 'delete', key: sessionKey(forgotten) });
+  }
+  return { applied: { result: execution.result, duplicate: false }, writes, state: execution.state };
+}
+
+function encodeState(state: KvModelState): Uint8Array {
+  return codec.encode(state);
+}
+
+/** The request an entry carries: null for no-ops, membership changes and undecodable data. */
+export function requestOf(entry: Entry): KvRequest | null {
+  if (entry.type !== 'normal' || entry.data.byteLength === 0) return null;
+  const decoded = decodeKvRequest(entry.data);
+  return decoded.ok ? decoded.request : null;
+}
+
 /** Pairs loaded per batch when restoring a snapshot. */
 const restoreBatchPairsMax = 1_000;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** Sessions read per range when loading the eviction order. */
+const loadBatchMax = 1_000;
 
-/** The KV state of one replica, on LevelDB. Create with `DurableKvMachine.open`. */
+/** The KV state of one replica over an engine. Create with `DurableKvMachine.open` (LevelDB) or `over`. */
 export class DurableKvMachine {
   readonly limits: KvLimits;
   readonly #engine: KvEngine;
-  /** Client id -> last active index, in order of last activity (the eviction order). */
-  readonly #activity = new Map<string, number>();
+  readonly #activity = new SessionActivity();
+  #state: KvModelState;
 
-  private constructor(engine: KvEngine, limits: KvLimits) {
+  private constructor(engine: KvEngine, limits: KvLimits, state: KvModelState) {
     this.#engine = engine;
     this.limits = limits;
+    this.#state = state;
   }
 
-  /** Opens the LevelDB database at `location` and loads the session order. */
+  /** Opens (creating if missing) the LevelDB database at `location`. */
   static async open(location: string, limits: Partial<KvLimits> = {}): Promise<DurableKvMachine> {
-    const machine = new DurableKvMachine(await KvEngine.open(location), { ...kvDefaultLimits, ...limits });
-    if (machine.#engine.restoringIndex === undefined) await machine.#loadSessions();
+    return DurableKvMachine.over(await LevelKvEngine.open(location), limits);
+  }
+
+  /** A machine over an open engine (for example a `MemoryKvEngine` in a simulation). */
+  static async over(engine: KvEngine, limits: Partial<KvLimits> = {}): Promise<DurableKvMachine> {
+    const machine = new DurableKvMachine(engine, { ...kvLimits, ...limits }, decodeModelState(undefined));
+    if (engine.restoringIndex === undefined) await machine.#load();
     return machine;
   }
 
-  /** Index of the last entry applied (0: none). */
-  get appliedIndex(): number {
-    return this.#engine.appliedIndex;
-  }
-
+  get appliedIndex(): number { return this.#engine.appliedIndex; }
   /** Whether a snapshot restore was interrupted: the state must be restored again before use. */
-  get needsRestore(): boolean {
-    return this.#engine.restoringIndex !== undefined;
-  }
-
-  /** Number of client sessions held. */
-  get sessions(): number {
-    return this.#activity.size;
-  }
+  get needsRestore(): boolean { return this.#engine.restoringIndex !== undefined; }
+  get sessions(): number { return this.#activity.size; }
+  /** The model's revision, compacted revision and lease counters. */
+  get modelState(): KvModelState { return this.#state; }
 
   /**
    * Applies committed entries in order. Entries at or below the applied index were applied before a
    * restart and are skipped; the rest must continue from it.
    */
   async apply(entries: readonly Entry[]): Promise<AppliedEntry[]> {
-    const fresh = entries.filter((entry) => entry.index > this.appliedIndex);
     const results: AppliedEntry[] = [];
-    for (let start = 0; start < fresh.length; start += applyBatchEntriesMax) {
-      results.push(...(await this.#applyChunk(fresh.slice(start, start + applyBatchEntriesMax))));
+    let skipped: number | undefined;
+    for (const entry of entries) {
+      if (entry.index <= this.appliedIndex) continue;
+      assert(entry.index === (skipped ?? this.appliedIndex) + 1, 'entries are applied in log order, once', { index: entry.index, applied: this.appliedIndex });
+      const request = requestOf(entry);
+      if (request === null) {
+        // No-ops are batched into the next write: only the applied index moves.
+        skipped = entry.index;
+        results.push({ index: entry.index, request: null, applied: null });
+        continue;
+      }
+      const view = new LayoutView(await this.#prefetch(request));
+      const outcome = applyRequest(view, this.#state, this.#activity, entry.index, request, this.limits);
+      await this.#engine.write(outcome.writes, entry.index);
+      skipped = undefined;
+      this.#state = outcome.state;
+      results.push({ index: entry.index, request, applied: outcome.applied });
     }
+    if (skipped !== undefined) await this.#engine.write([], skipped);
     return results;
   }
 
-  /** Serves a read outside the log (after ReadIndex): a get or a scan of the current state. */
-  async read(command: Extract<KvCommand, { type: 'get' | 'scan' }>): Promise<KvResult> {
-    const invalid = invalidCommandReason(command, this.limits);
-    if (invalid !== null) return { ok: false, code: 'INVALID_REQUEST', reason: invalid };
-    if (command.type === 'get') return { ok: true, type: 'get', value: await this.#value(command.key) };
-    return { ok: true, type: 'scan', pairs: await this.#scan(command) };
+  /** Serves a read-only request outside the log (after ReadIndex): a transaction of ranges and compares. */
+  async read(request: KvRequest): Promise<KvApplied['result']> {
+    const view = new LayoutView(await this.#prefetch({ command: request.command }));
+    return executeKvCommand(view, this.#state, request.command, this.limits).result;
+  }
+
+  /** The events a watch asks for, from this replica's applied log. */
+  async watch(poll: KvWatchPoll): Promise<KvWatchReply> {
+    const state = this.#state;
+    if (poll.fromRevision <= state.compactRevision) return { ok: false, code: 'COMPACTED', compactRevision: state.compactRevision, revision: state.revision };
+    const stored = await this.#engine.range({ ...eventRange(poll.fromRevision), limit: poll.revisionsMax });
+    return selectEvents(poll, state, stored.map((entry) => ({ revision: revisionOfEventKey(entry.key), events: decodeEvents(entry.value) })));
+  }
+
+  /** Every live lease with its TTL (the leader's lease clock starts from these). */
+  async leases(): Promise<Array<{ id: number; ttlMs: number }>> {
+    const leases: Array<{ id: number; ttlMs: number }> = [];
+    let start = leaseRange.start;
+    for (;;) {
+      const batch = await this.#engine.range({ start, end: leaseRange.end, limit: loadBatchMax });
+      for (const entry of batch) leases.push(decodeLease(entry.key, entry.value));
+      if (batch.length < loadBatchMax) return leases.map(({ id, ttlMs }) => ({ id, ttlMs }));
+      start = Uint8Array.of(...batch[batch.length - 1]!.key, 0);
+    }
   }
 
   /** Writes the whole state into `writer` from one consistent view; returns the index it covers. */
-  async writeSnapshot(writer: SnapshotWriter): Promise<number> {
-    return this.#engine.exportState({
-      onIndex: (index) => writer.begin(index),
-      onPair: (pair) => writer.add(pair.key, pair.value),
-    });
+  writeSnapshot(writer: SnapshotWriter): Promise<number> {
+    return this.#engine.exportState({ onIndex: (index) => writer.begin(index), onPair: (pair) => writer.add(pair.key, pair.value) });
   }
 
   /** Replaces the whole state with the snapshot file at `filePath` (verified while read). */
   async restore(disk: Disk, filePath: string, index: number): Promise<void> {
     await this.#engine.beginRestore(index);
-    let pairs: Array<{ key: Uint8Array; value: Uint8Array }> = [];
+    let pairs: KvEngineEntry[] = [];
     const info = await readSnapshot(disk, filePath, async (key, value) => {
       pairs.push({ key, value });
       if (pairs.length >= restoreBatchPairsMax) {
@@ -133,151 +220,102 @@ export class DurableKvMachine {
     assert(info.index === index, 'snapshot file covers another index', { expected: index, found: info.index });
     if (pairs.length > 0) await this.#engine.loadPairs(pairs);
     await this.#engine.finishRestore();
-    await this.#loadSessions();
+    await this.#load();
   }
 
-  /** SHA-256 of the whole state with the index it reflects (replicas at one index must agree). */
-  async digest(): Promise<{ digest: string; appliedIndex: number; keys: number }> {
-    return this.#engine.digest();
+  /** SHA-256 of the whole state with the index it reflects (replicas at one index must agree); `keys` counts user keys. */
+  digest(): Promise<StateDigest> { return digestOf(this.#engine, isUserKey); }
+
+  close(): Promise<void> { return this.#engine.close(); }
+
+  /** Loads what `request` reads into a buffer the model can read synchronously. */
+  async #prefetch(request: KvRequest): Promise<OrderedReader> {
+    const buffer = new MemoryKvEngine();
+    const plan = planReads(request, this.limits);
+    const loaded: KvEngineEntry[] = [];
+    const found = await Promise.all(plan.keys.map(async (key) => ({ key, value: await this.#engine.read(key) })));
+    for (const { key, value } of found) if (value !== undefined) loaded.push({ key, value });
+    for (const range of plan.ranges) loaded.push(...(await this.#engine.range(range)));
+    const leases = await Promise.all(leaseReads(loaded).map(async (key) => ({ key, value: await this.#engine.read(key) })));
+    for (const { key, value } of leases) if (value !== undefined) loaded.push({ key, value });
+    buffer.writeSync(loaded.map((entry) => ({ type: 'put', key: entry.key, value: entry.value })), 0);
+    return buffer;
   }
 
-  async close(): Promise<void> {
-    await this.#engine.close();
-  }
-
-  async #applyChunk(entries: readonly Entry[]): Promise<AppliedEntry[]> {
-    const requests = entries.map(requestOf);
-    const overlay = await this.#prefetch(requests);
-    const results: AppliedEntry[] = [];
-    let batch: IndexedCommand[] = [];
-    for (const [position, entry] of entries.entries()) {
-      const request = requests[position]!;
-      if (request === null) {
-        batch.push({ index: entry.index, command: { type: 'batch', ops: [] } });
-        results.push({ index: entry.index, request: null, applied: null });
-        continue;
-      }
-      if (request.command.type === 'scan' && batch.length > 0) {
-        // A scan through the log reads the engine, which must first hold every earlier entry.
-        await this.#engine.apply(batch);
-        batch = [];
-      }
-      const { applied, ops } = await this.#execute(entry.index, request, overlay);
-      batch.push({ index: entry.index, command: { type: 'batch', ops } });
-      results.push({ index: entry.index, request, applied });
-    }
-    await this.#engine.apply(batch);
-    return results;
-  }
-
-  /** Decides one request against the state seen through `overlay`; returns its result and its writes. */
-  async #execute(index: number, request: KvRequest, overlay: Map<string, Uint8Array | null>): Promise<{ applied: KvApplied; ops: KvOperation[] }> {
-    const invalid = invalidRequestReason(request, this.limits);
-    if (invalid !== null) return { applied: { result: { ok: false, code: 'INVALID_REQUEST', reason: invalid }, duplicate: false }, ops: [] };
-    const sessionKey = sessionPrefix + request.clientId;
-    const stored = overlay.get(sessionKey);
-    const session = stored === undefined || stored === null ? null : decodeSession(stored);
-    if (session !== null && request.sequence === session.sequence) return { applied: { result: session.result, duplicate: true }, ops: [] };
-    if (session !== null && request.sequence < session.sequence) {
-      return { applied: { result: { ok: false, code: 'STALE_REQUEST', lastSequence: session.sequence }, duplicate: false }, ops: [] };
-    }
-    const ops: KvOperation[] = [];
-    const write = (key: string, value: Uint8Array | null): void => {
-      overlay.set(key, value);
-      ops.push(value === null ? { type: 'delete', key } : { type: 'put', key, value });
-    };
-    const result = await this.#executeCommand(request.command, overlay, write);
-    write(sessionKey, codec.encode({ sequence: request.sequence, result, lastIndex: index } satisfies StoredSession));
-    this.#activity.delete(request.clientId);
-    this.#activity.set(request.clientId, index);
-    if (this.#activity.size > this.limits.sessionsMax) {
-      const oldest = this.#activity.keys().next().value!;
-      this.#activity.delete(oldest);
-      write(sessionPrefix + oldest, null);
-    }
-    return { applied: { result, duplicate: false }, ops };
-  }
-
-  async #executeCommand(command: KvCommand, overlay: Map<string, Uint8Array | null>, write: (key: string, value: Uint8Array | null) => void): Promise<KvResult> {
-    const current = (key: string): string | null => {
-      const value = overlay.get(dataPrefix + key);
-      return value === undefined || value === null ? null : decoder.decode(value);
-    };
-    switch (command.type) {
-      case 'put':
-        write(dataPrefix + command.key, encoder.encode(command.value));
-        return { ok: true, type: 'put' };
-      case 'get':
-        return { ok: true, type: 'get', value: current(command.key) };
-      case 'delete': {
-        const existed = current(command.key) !== null;
-        if (existed) write(dataPrefix + command.key, null);
-        return { ok: true, type: 'delete', existed };
-      }
-      case 'cas': {
-        const value = current(command.key);
-        if (value !== command.expected) return { ok: true, type: 'cas', swapped: false, current: value };
-        write(dataPrefix + command.key, encoder.encode(command.value));
-        return { ok: true, type: 'cas', swapped: true, current: command.value };
-      }
-      case 'scan':
-        return { ok: true, type: 'scan', pairs: await this.#scan(command) };
-    }
-  }
-
-  /** Current values of the sessions and keys a chunk reads, before any of it is applied. */
-  async #prefetch(requests: ReadonlyArray<KvRequest | null>): Promise<Map<string, Uint8Array | null>> {
-    const keys = new Set<string>();
-    for (const request of requests) {
-      if (request === null || typeof request.clientId !== 'string' || request.command === null || typeof request.command !== 'object') continue;
-      keys.add(sessionPrefix + request.clientId);
-      const command = request.command;
-      if ((command.type === 'get' || command.type === 'delete' || command.type === 'cas') && typeof command.key === 'string') keys.add(dataPrefix + command.key);
-    }
-    const overlay = new Map<string, Uint8Array | null>();
-    await Promise.all([...keys].map(async (key) => overlay.set(key, (await this.#engine.get(key)) ?? null)));
-    return overlay;
-  }
-
-  async #value(key: string): Promise<string | null> {
-    const value = await this.#engine.get(dataPrefix + key);
-    return value === undefined ? null : decoder.decode(value);
-  }
-
-  async #scan(command: Extract<KvCommand, { type: 'scan' }>): Promise<KvPair[]> {
-    const { entries } = await this.#engine.scan({
-      prefix: dataPrefix,
-      start: dataPrefix + command.start,
-      ...(command.end === null ? {} : { end: dataPrefix + command.end }),
-      limit: command.limit,
-    });
-    return entries.map((pair) => ({ key: pair.key.slice(dataPrefix.length), value: decoder.decode(pair.value) }));
-  }
-
-  async #loadSessions(): Promise<void> {
+  async #load(): Promise<void> {
+    this.#state = decodeModelState(await this.#engine.read(stateKey));
     const sessions: Array<{ clientId: string; lastIndex: number }> = [];
-    let start: string | undefined;
+    let start = sessionRange.start;
     for (;;) {
-      const { entries, more } = await this.#engine.scan({ prefix: sessionPrefix, ...(start === undefined ? {} : { start }), limit: 1_000 });
-      for (const pair of entries) sessions.push({ clientId: pair.key.slice(sessionPrefix.length), lastIndex: decodeSession(pair.value).lastIndex });
-      if (!more || entries.length === 0) break;
-      start = `${entries[entries.length - 1]!.key}\u0000`;
+      const batch = await this.#engine.range({ start, end: sessionRange.end, limit: loadBatchMax });
+      for (const entry of batch) sessions.push(decodeSession(entry.key.slice(1), entry.value));
+      if (batch.length < loadBatchMax) break;
+      start = Uint8Array.of(...batch[batch.length - 1]!.key, 0);
     }
-    sessions.sort((left, right) => left.lastIndex - right.lastIndex);
-    this.#activity.clear();
-    for (const session of sessions) this.#activity.set(session.clientId, session.lastIndex);
+    this.#activity.load(sessions);
   }
 }
 
-/** The request an entry carries: null for no-ops, membership changes and undecodable data (applied as no-ops on every replica alike). */
-function requestOf(entry: Entry): KvRequest | null {
-  if (entry.type !== 'normal' || entry.data.byteLength === 0) return null;
-  const decoded = decodeKvRequest(entry.data);
-  return decoded.ok ? decoded.request : null;
-}
+/** The KV state of one replica in memory, applied synchronously (for synchronous hosts and tests). */
+export class KvStateMachine {
+  readonly limits: KvLimits;
+  readonly #engine = new MemoryKvEngine();
+  readonly #activity = new SessionActivity();
+  #state: KvModelState = decodeModelState(undefined);
 
-function decodeSession(bytes: Uint8Array): StoredSession {
-  const value = codec.decode(bytes) as StoredSession;
-  assert(typeof value === 'object' && value !== null && Number.isSafeInteger(value.sequence) && Number.isSafeInteger(value.lastIndex), 'stored session is malformed');
-  return value;
+  constructor(limits: Partial<KvLimits> = {}) {
+    this.limits = { ...kvLimits, ...limits };
+  }
+
+  /** Rebuilds a state machine from a snapshot. */
+  static restore(snapshot: KvSnapshot, limits: Partial<KvLimits> = {}): KvStateMachine {
+    const machine = new KvStateMachine(limits);
+    machine.#engine.writeSync(snapshot.pairs.map((pair) => ({ type: 'put', key: pair.key, value: pair.value })), snapshot.appliedIndex);
+    machine.#state = decodeModelState(machine.#engine.readSync(stateKey));
+    machine.#activity.load(machine.#engine.rangeSync({ ...sessionRange, limit: Number.MAX_SAFE_INTEGER }).map((entry) => decodeSession(entry.key.slice(1), entry.value)));
+    return machine;
+  }
+
+  get appliedIndex(): number { return this.#engine.appliedIndex; }
+  get modelState(): KvModelState { return this.#state; }
+
+  /** Marks a log entry that carries no request (a leader's no-op, a membership change) as applied. */
+  skip(index: number): void {
+    this.#advance(index);
+    this.#engine.writeSync([], index);
+  }
+
+  /** Applies the request committed at `index`, exactly once per (client, sequence). */
+  apply(index: number, request: KvRequest): KvApplied {
+    this.#advance(index);
+    const outcome = applyRequest(new LayoutView(this.#engine), this.#state, this.#activity, index, request, this.limits);
+    this.#engine.writeSync(outcome.writes, index);
+    this.#state = outcome.state;
+    return outcome.applied;
+  }
+
+  /** Serves a read-only request outside the log (after ReadIndex). */
+  read(request: KvRequest): KvApplied['result'] {
+    return executeKvCommand(new LayoutView(this.#engine), this.#state, request.command, this.limits).result;
+  }
+
+  /** The events a watch asks for. */
+  watch(poll: KvWatchPoll): KvWatchReply {
+    const state = this.#state;
+    if (poll.fromRevision <= state.compactRevision) return { ok: false, code: 'COMPACTED', compactRevision: state.compactRevision, revision: state.revision };
+    const stored = this.#engine.rangeSync({ ...eventRange(poll.fromRevision), limit: poll.revisionsMax });
+    return selectEvents(poll, state, stored.map((entry) => ({ revision: revisionOfEventKey(entry.key), events: decodeEvents(entry.value) })));
+  }
+
+  /** The whole state as plain data. */
+  snapshot(): KvSnapshot {
+    return { appliedIndex: this.appliedIndex, pairs: this.#engine.rangeSync({ start: new Uint8Array(0), limit: Number.MAX_SAFE_INTEGER }) };
+  }
+
+  /** SHA-256 of the whole state; `keys` counts user keys. */
+  digest(): Promise<StateDigest> { return digestOf(this.#engine, isUserKey); }
+
+  #advance(index: number): void {
+    assert(index > this.appliedIndex, 'entries are applied in log order, once', { index, applied: this.appliedIndex });
+  }
 }

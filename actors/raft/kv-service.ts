@@ -2,22 +2,25 @@
  * The replicated KV service's protocol: what clients send a replica and what it answers, with the
  * validation every request from the network passes before it reaches the log.
  *
- * - `kv.request` goes through the log: put, delete and cas (and, if a client wants, get and scan),
+ * - `kv.request` goes through the log: a command of the key-value model (a transaction, a lease grant or revoke, a compaction),
  *   identified by (clientId, sequence) so that a retry after a timeout is applied at most once
  *   (Raft thesis 6.3). Each client keeps one request outstanding and retries it with the same
  *   sequence number until it gets a definite answer.
  * - `kv.read` is a linearizable read served through ReadIndex (thesis 6.4): no log entry, no session.
+ * - `kv.watch` polls a replica's applied event log (any replica, leader or not; kv-watch.ts).
+ * - `kv.leaseKeepAlive` renews a lease on the leader, whose clock decides expiry.
  * - `raft.changeMembership` is an operator's single-server membership change (etcd's `member add`,
  *   `promote`, `remove`): add a learner (with the ref where it lives), promote a caught-up learner to
  *   voter, or remove a member. The leader answers once the change's entry commits; the core's refusals
  *   (a change already in flight, a learner still behind, a change that does not apply) come back typed.
- * - Answers are the state machine's `KvResult`, or a typed refusal: `NOT_LEADER` (with the leader this
+ * - Answers are the state machine's `KvAppliedResult`, or a typed refusal: `NOT_LEADER` (with the leader this
  *   replica knows of, if any), `TIMEOUT` (the outcome is unknown: the request may still be applied,
  *   and a retry with the same sequence number is safe), `BUSY` (refused, not applied: back off and
  *   retry), `TOO_LARGE` and `INVALID_REQUEST` (refused, not applied).
  */
 import type { Ref } from '../../runtime/ref.js';
-import { invalidCommandReason, kvDefaultLimits, type KvCommand, type KvLimits, type KvResult } from './core/kv-state-machine.js';
+import { kvLimits, validateKvCommand, type KvCommand, type KvLimits } from '../storage/index.js';
+import { invalidSessionReason, type KvAppliedResult } from './core/kv-state-machine.js';
 import type { Membership, MembershipChange, NodeId, ProgressState, Role } from './core/types.js';
 
 /** A request through the log. `timeoutMs` bounds how long the replica waits for it to apply. */
@@ -29,12 +32,36 @@ export interface KvWriteRequest {
   readonly timeoutMs?: number;
 }
 
-/** A linearizable read through ReadIndex. */
+/** A linearizable read through ReadIndex: a transaction whose ops are all ranges. */
 export interface KvReadRequest {
   readonly type: 'kv.read';
-  readonly command: Extract<KvCommand, { type: 'get' | 'scan' }>;
+  readonly command: KvCommand;
   readonly timeoutMs?: number;
 }
+
+/**
+ * One poll of a watch, served by any replica from its applied event log (kv-watch.ts): the events of
+ * keys in (key, rangeEnd) from `fromRevision` on, looking at most at `revisionsMax` revisions.
+ */
+export interface KvWatchRequest {
+  readonly type: 'kv.watch';
+  readonly key: Uint8Array;
+  readonly rangeEnd?: Uint8Array;
+  readonly fromRevision: number;
+  readonly revisionsMax?: number;
+}
+
+/** Renews a lease's TTL on the leader (whose clock decides expiry). */
+export interface KvLeaseKeepAliveRequest {
+  readonly type: 'kv.leaseKeepAlive';
+  readonly lease: number;
+}
+
+/** Answer to a keep-alive: the TTL the lease has again from now. */
+export type KvLeaseKeepAliveReply = { readonly ok: true; readonly type: 'leaseKeepAlive'; readonly lease: number; readonly ttlMs: number } | { readonly ok: false; readonly code: 'LEASE_NOT_FOUND'; readonly message: string };
+
+/** Revisions one watch poll looks at, at most. */
+export const watchRevisionsMax = 1_000;
 
 /**
  * A single-server membership change. `peerRef` says where an added node's replica lives (default
@@ -55,7 +82,7 @@ export type RaftAdminRequest =
   | MembershipChangeRequest;
 
 /** Everything a client may send a replica. */
-export type KvServiceRequest = KvWriteRequest | KvReadRequest | RaftAdminRequest;
+export type KvServiceRequest = KvWriteRequest | KvReadRequest | KvWatchRequest | KvLeaseKeepAliveRequest | RaftAdminRequest;
 
 /** Where a replica lives by default: the path `npm start` runs it at, on the node named by its id. */
 export const defaultReplicaPath = '/root/raft';
@@ -69,7 +96,7 @@ export type KvRefusal =
   | { readonly ok: false; readonly code: 'INVALID_REQUEST'; readonly reason: string };
 
 /** A replica's answer to `kv.request` or `kv.read`. */
-export type KvReply = KvResult | KvRefusal;
+export type KvReply = KvAppliedResult | KvRefusal;
 
 /**
  * The refusals particular to membership changes, as the core gives them: another change has not
@@ -124,30 +151,14 @@ export interface DigestReply {
 /** Longest wait a request may ask for. */
 export const requestTimeoutMsMax = 60_000;
 
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** Strings that are not well-formed Unicode would not survive UTF-8 storage unchanged. */
-function wellFormed(command: KvCommand): boolean {
-  const texts: unknown[] = command.type === 'scan' ? [command.start, command.end] : command.type === 'cas' ? [command.key, command.expected, command.value] : [command.key, (command as { value?: unknown }).value];
-  return texts.every((text) => typeof text !== 'string' || !loneSurrogate.test(text));
+function commandReason(command: unknown, limits: KvLimits): { ok: true; command: KvCommand } | { ok: false; reason: string } {
+  const checked = validateKvCommand(command, limits);
+  return checked.ok ? { ok: true, command: checked.value } : checked;
 }
 
-/** A copy of a valid command with only its known fields (extra fields never reach the log). */
-function knownFields(command: KvCommand): KvCommand {
-  switch (command.type) {
-    case 'put': return { type: 'put', key: command.key, value: command.value };
-    case 'get': return { type: 'get', key: command.key };
-    case 'delete': return { type: 'delete', key: command.key };
-    case 'cas': return { type: 'cas', key: command.key, expected: command.expected, value: command.value };
-    case 'scan': return { type: 'scan', start: command.start, end: command.end, limit: command.limit };
-  }
-}
-
-function commandReason(command: unknown, limits: KvLimits): string | null {
-  if (typeof command !== 'object' || command === null) return 'command must be an object';
-  const reason = invalidCommandReason(command as KvCommand, limits);
-  if (reason !== null) return reason;
-  return wellFormed(command as KvCommand) ? null : 'keys and values must be well-formed Unicode';
+/** Whether a command only reads: a transaction of ranges (and compares). */
+export function isReadOnly(command: KvCommand): boolean {
+  return command.type === 'txn' && [...command.txn.success, ...command.txn.failure].every((op) => op.type === 'range');
 }
 
 function timeoutReason(timeoutMs: unknown): string | null {
@@ -200,26 +211,36 @@ function parseMembershipRequest(record: Record<string, unknown>): { ok: true; re
  * Checks a client message (untrusted). Returns the request with only its known fields, or the reason
  * it is refused; messages that are not service requests at all give null.
  */
-export function parseServiceRequest(value: unknown, limits: KvLimits = kvDefaultLimits): { ok: true; request: KvServiceRequest } | { ok: false; reason: string } | null {
+export function parseServiceRequest(value: unknown, limits: KvLimits = kvLimits): { ok: true; request: KvServiceRequest } | { ok: false; reason: string } | null {
   if (typeof value !== 'object' || value === null) return null;
   const record = value as Record<string, unknown>;
   switch (record.type) {
     case 'kv.request': {
-      if (typeof record.clientId !== 'string' || record.clientId.length === 0 || record.clientId.length > 256) return { ok: false, reason: 'clientId must be a string of 1-256 characters' };
-      if (typeof record.sequence !== 'number' || !Number.isSafeInteger(record.sequence) || record.sequence < 1) return { ok: false, reason: 'sequence must be a positive integer' };
-      const reason = commandReason(record.command, limits) ?? timeoutReason(record.timeoutMs);
-      if (reason !== null) return { ok: false, reason };
-      const request: KvWriteRequest = { type: 'kv.request', clientId: record.clientId, sequence: record.sequence, command: knownFields(record.command as KvCommand) };
+      if (record.clientId === undefined) return { ok: false, reason: 'clientId must be a string of 1-256 characters' };
+      const session = invalidSessionReason(record);
+      if (session !== null) return { ok: false, reason: session };
+      const checked = commandReason(record.command, limits);
+      if (!checked.ok) return checked;
+      const timeout = timeoutReason(record.timeoutMs);
+      if (timeout !== null) return { ok: false, reason: timeout };
+      const request: KvWriteRequest = { type: 'kv.request', clientId: record.clientId as string, sequence: record.sequence as number, command: checked.command };
       return { ok: true, request: record.timeoutMs === undefined ? request : { ...request, timeoutMs: record.timeoutMs as number } };
     }
     case 'kv.read': {
-      const command = record.command as KvCommand | null;
-      if (typeof command !== 'object' || command === null || (command.type !== 'get' && command.type !== 'scan')) return { ok: false, reason: 'kv.read serves get and scan only' };
-      const reason = commandReason(command, limits) ?? timeoutReason(record.timeoutMs);
-      if (reason !== null) return { ok: false, reason };
-      const request: KvReadRequest = { type: 'kv.read', command: knownFields(command) as KvReadRequest['command'] };
+      const checked = commandReason(record.command, limits);
+      if (!checked.ok) return checked;
+      if (!isReadOnly(checked.command)) return { ok: false, reason: 'kv.read serves transactions of ranges only' };
+      const timeout = timeoutReason(record.timeoutMs);
+      if (timeout !== null) return { ok: false, reason: timeout };
+      const request: KvReadRequest = { type: 'kv.read', command: checked.command };
       return { ok: true, request: record.timeoutMs === undefined ? request : { ...request, timeoutMs: record.timeoutMs as number } };
     }
+    case 'kv.watch':
+      return parseWatch(record, limits);
+    case 'kv.leaseKeepAlive':
+      return typeof record.lease === 'number' && Number.isSafeInteger(record.lease) && record.lease > 0
+        ? { ok: true, request: { type: 'kv.leaseKeepAlive', lease: record.lease } }
+        : { ok: false, reason: 'lease must be a positive integer' };
     case 'raft.status':
     case 'raft.digest':
       return { ok: true, request: { type: record.type } };
@@ -231,4 +252,20 @@ export function parseServiceRequest(value: unknown, limits: KvLimits = kvDefault
     default:
       return null;
   }
+}
+
+function parseWatch(record: Record<string, unknown>, limits: KvLimits): { ok: true; request: KvWatchRequest } | { ok: false; reason: string } {
+  // A watch names its range as a range op does: check it as one.
+  const checked = validateKvCommand({ type: 'txn', txn: { success: [{ type: 'range', key: record.key, rangeEnd: record.rangeEnd }] } }, limits);
+  if (!checked.ok) return { ok: false, reason: checked.reason.replace(/^success 0: /, '') };
+  const op = (checked.value as Extract<KvCommand, { type: 'txn' }>).txn.success[0]!;
+  const { fromRevision, revisionsMax } = record;
+  if (typeof fromRevision !== 'number' || !Number.isSafeInteger(fromRevision) || fromRevision < 1) return { ok: false, reason: 'fromRevision must be a positive integer' };
+  if (revisionsMax !== undefined && (typeof revisionsMax !== 'number' || !Number.isSafeInteger(revisionsMax) || revisionsMax < 1 || revisionsMax > watchRevisionsMax)) {
+    return { ok: false, reason: `revisionsMax must be an integer in 1-${watchRevisionsMax}` };
+  }
+  return {
+    ok: true,
+    request: { type: 'kv.watch', key: op.key, ...(op.type === 'range' && op.rangeEnd !== undefined ? { rangeEnd: op.rangeEnd } : {}), fromRevision, ...(revisionsMax === undefined ? {} : { revisionsMax: revisionsMax as number }) },
+  };
 }

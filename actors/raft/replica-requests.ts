@@ -6,7 +6,7 @@
  * about who is answered what, or when.
  */
 import type { Ref } from '../../runtime/index.js';
-import type { KvCommand, KvResult } from './core/kv-state-machine.js';
+import type { KvAppliedResult } from './core/kv-state-machine.js';
 import type { RaftNode } from './core/node.js';
 import { RequestTable, type RequestAnswer, type RequestToken } from './core/requests.js';
 import type { Entry, NodeId, ReadState, Refusal, Role } from './core/types.js';
@@ -16,20 +16,23 @@ import type { AppliedEntry } from './kv-machine.js';
 import {
   defaultReplicaPath,
   parseServiceRequest,
+  type KvLeaseKeepAliveReply,
   type KvReadRequest,
   type KvRefusal,
+  type KvWatchRequest,
   type KvWriteRequest,
   type MembershipChangeRequest,
   type MembershipReply,
   type PeerMetrics,
   type RaftMetrics,
+  watchRevisionsMax,
 } from './kv-service.js';
 
 /** Answers one request (the actor's replier, or the simulation's network). */
 export type Reply = (value: unknown) => void;
 
 type ReadCommand = KvReadRequest['command'];
-type Answer = RequestAnswer<ReadCommand, KvResult>;
+type Answer = RequestAnswer<ReadCommand, KvAppliedResult>;
 
 const timeout: KvRefusal = { ok: false, code: 'TIMEOUT' };
 const busy: KvRefusal = { ok: false, code: 'BUSY', reason: 'pendingRequests' };
@@ -46,7 +49,7 @@ export interface ReplicaRequestsOptions {
 export class ReplicaRequests {
   readonly #host: ReplicaHost;
   readonly #requestTimeoutMs: number;
-  readonly #table: RequestTable<ReadCommand, KvResult>;
+  readonly #table: RequestTable<ReadCommand, KvAppliedResult>;
   readonly #replies = new Map<RequestToken, Reply>();
   #nextToken = 1;
 
@@ -74,6 +77,8 @@ export class ReplicaRequests {
     switch (request.type) {
       case 'kv.request': this.#write(request, reply, deadlineMs); break;
       case 'kv.read': this.#read(request, reply, deadlineMs); break;
+      case 'kv.watch': this.#watch(request, reply); break;
+      case 'kv.leaseKeepAlive': this.#keepAlive(request.lease, reply, nowMs); break;
       case 'raft.status': reply(metricsOf(host.node, this)); break;
       case 'raft.digest':
         host.runRead(() => host.machine.digest()).then((digest) => reply({ ok: true, ...digest }), (error: unknown) => reply({ ok: false, code: 'UNAVAILABLE', reason: String(error) }));
@@ -95,6 +100,21 @@ export class ReplicaRequests {
     const result = this.#host.node.propose(encodeKvRequest({ clientId: request.clientId, sequence: request.sequence, command: request.command }));
     if (!result.ok) return reply(this.#refusal(result));
     this.#carryOut(this.#table.write({ clientId: request.clientId, sequence: request.sequence, token: this.#token(reply), deadlineMs }));
+  }
+
+  /** A watch poll: served from this replica's applied event log, leader or not. */
+  #watch(request: KvWatchRequest, reply: Reply): void {
+    const host = this.#host;
+    const poll = { key: request.key, fromRevision: request.fromRevision, revisionsMax: request.revisionsMax ?? watchRevisionsMax, ...(request.rangeEnd === undefined ? {} : { rangeEnd: request.rangeEnd }) };
+    host.runRead(() => host.machine.watch(poll)).then(reply, (error: unknown) => reply({ ok: false, code: 'UNAVAILABLE', reason: String(error) }));
+  }
+
+  /** A keep-alive renews the lease on the leader's clock; other replicas send the client on. */
+  #keepAlive(lease: number, reply: Reply, nowMs: number): void {
+    const status = this.#host.node.status();
+    if (status.role !== 'leader') return reply(this.notLeader(status.leader));
+    const ttlMs = this.#host.leases.keepAlive(lease, nowMs);
+    reply((ttlMs === undefined ? { ok: false, code: 'LEASE_NOT_FOUND', message: `lease ${lease} does not exist` } : { ok: true, type: 'leaseKeepAlive', lease, ttlMs }) satisfies KvLeaseKeepAliveReply);
   }
 
   #read(request: KvReadRequest, reply: Reply, deadlineMs: number): void {
@@ -182,7 +202,7 @@ export class ReplicaRequests {
         return reply({ ok: true, type: 'membership', change: answer.change, index: answer.index, membership: host.node.status().membership } satisfies MembershipReply);
       case 'serveRead':
         // A failed read stops the replica (runRead); its client learns only that the outcome is unknown.
-        host.runRead(() => host.machine.read(answer.command)).then(reply, () => reply(timeout));
+        host.runRead(() => host.machine.read({ command: answer.command })).then(reply, () => reply(timeout));
         return;
     }
   }

@@ -12,39 +12,39 @@
  */
 
 /** A write inside an atomic batch. */
-export type KvOperation = { readonly type: 'put'; readonly key: string; readonly value: Uint8Array } | { readonly type: 'delete'; readonly key: string };
+export type StoreOperation = { readonly type: 'put'; readonly key: string; readonly value: Uint8Array } | { readonly type: 'delete'; readonly key: string };
 
 /** A command as the WAL records it. */
-export type KvCommand =
+export type StoreCommand =
   | { readonly type: 'put'; readonly key: string; readonly value: Uint8Array }
   | { readonly type: 'delete'; readonly key: string }
-  | { readonly type: 'batch'; readonly ops: readonly KvOperation[] }
+  | { readonly type: 'batch'; readonly ops: readonly StoreOperation[] }
   /** Sets `key` to `value` (null: deletes it) if it currently holds `expected` (null: absent). */
   | { readonly type: 'cas'; readonly key: string; readonly expected: Uint8Array | null; readonly value: Uint8Array | null }
   /** Adds `delta` to the counter at `key` (absent counts as 0); the counter is stored as decimal text. */
   | { readonly type: 'increment'; readonly key: string; readonly delta: number };
 
 /** Codes of expected command failures (decided at apply time, so they are results, not errors). */
-export type KvFailureCode = 'NOT_A_COUNTER' | 'COUNTER_OVERFLOW';
+export type StoreFailureCode = 'NOT_A_COUNTER' | 'COUNTER_OVERFLOW';
 
 /** The outcome of one applied command. */
-export type KvResult =
+export type StoreResult =
   | { readonly ok: true; readonly type: 'write' }
   | { readonly ok: true; readonly type: 'cas'; readonly swapped: boolean; readonly current: Uint8Array | null }
   | { readonly ok: true; readonly type: 'increment'; readonly value: number }
-  | { readonly ok: false; readonly code: KvFailureCode; readonly message: string };
+  | { readonly ok: false; readonly code: StoreFailureCode; readonly message: string };
 
 /** Codes of bad input. */
-export type KvInputErrorCode = 'INVALID_ARGUMENT' | 'KEY_TOO_LARGE' | 'VALUE_TOO_LARGE' | 'BATCH_TOO_LARGE';
+export type StoreInputErrorCode = 'INVALID_ARGUMENT' | 'KEY_TOO_LARGE' | 'VALUE_TOO_LARGE' | 'BATCH_TOO_LARGE';
 
 /** A validation outcome. */
-export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly code: KvInputErrorCode; readonly message: string };
+export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly code: StoreInputErrorCode; readonly message: string };
 
 /** The key changes one command makes: `null` deletes. In command order; later entries win. */
-export type KvWrites = Array<readonly [key: string, value: Uint8Array | null]>;
+export type StoreWrites = Array<readonly [key: string, value: Uint8Array | null]>;
 
 /** The limits validation needs (a subset of StorageLimits, declared here to keep the core self-contained). */
-export interface KvLimits {
+export interface StoreCommandLimits {
   readonly keyBytesMax: number;
   readonly valueBytesMax: number;
   readonly batchOpsMax: number;
@@ -55,7 +55,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Checks a key: a well-formed string of 1..keyBytesMax UTF-8 bytes. */
-export function validateKey(key: unknown, limits: KvLimits): Validated<string> {
+export function validateKey(key: unknown, limits: StoreCommandLimits): Validated<string> {
   if (typeof key !== 'string') return invalid('INVALID_ARGUMENT', `key must be a string, got ${describe(key)}`);
   if (key.length === 0) return invalid('INVALID_ARGUMENT', 'key must not be empty');
   // A lone surrogate would encode to U+FFFD, making two different strings the same key.
@@ -66,7 +66,7 @@ export function validateKey(key: unknown, limits: KvLimits): Validated<string> {
 }
 
 /** Checks a value: a byte array of at most valueBytesMax bytes (`nullable` admits null). */
-export function validateValue(value: unknown, limits: KvLimits, nullable = false): Validated<Uint8Array | null> {
+export function validateValue(value: unknown, limits: StoreCommandLimits, nullable = false): Validated<Uint8Array | null> {
   if (value === null && nullable) return { ok: true, value: null };
   if (!(value instanceof Uint8Array)) return invalid('INVALID_ARGUMENT', `value must be a Uint8Array${nullable ? ' or null' : ''}, got ${describe(value)}`);
   if (value.length > limits.valueBytesMax) return invalid('VALUE_TOO_LARGE', `value is ${value.length} bytes, limit ${limits.valueBytesMax}`);
@@ -74,7 +74,7 @@ export function validateValue(value: unknown, limits: KvLimits, nullable = false
 }
 
 /** Checks untrusted input (for example a decoded WAL record or request) and returns a typed command. */
-export function validateCommand(input: unknown, limits: KvLimits): Validated<KvCommand> {
+export function validateCommand(input: unknown, limits: StoreCommandLimits): Validated<StoreCommand> {
   if (typeof input !== 'object' || input === null) return invalid('INVALID_ARGUMENT', `command must be an object, got ${describe(input)}`);
   const record = input as Record<string, unknown>;
   switch (record.type) {
@@ -103,7 +103,7 @@ export function validateCommand(input: unknown, limits: KvLimits): Validated<KvC
   }
 }
 
-function validateOperation(record: Record<string, unknown>, limits: KvLimits): Validated<KvOperation> {
+function validateOperation(record: Record<string, unknown>, limits: StoreCommandLimits): Validated<StoreOperation> {
   const key = validateKey(record.key, limits);
   if (!key.ok) return key;
   if (record.type === 'delete') return { ok: true, value: { type: 'delete', key: key.value } };
@@ -112,11 +112,11 @@ function validateOperation(record: Record<string, unknown>, limits: KvLimits): V
   return { ok: true, value: { type: 'put', key: key.value, value: value.value! } };
 }
 
-function validateBatch(ops: unknown, limits: KvLimits): Validated<KvCommand> {
+function validateBatch(ops: unknown, limits: StoreCommandLimits): Validated<StoreCommand> {
   if (!Array.isArray(ops)) return invalid('INVALID_ARGUMENT', `batch ops must be an array, got ${describe(ops)}`);
   if (ops.length === 0) return invalid('INVALID_ARGUMENT', 'batch has no operations');
   if (ops.length > limits.batchOpsMax) return invalid('BATCH_TOO_LARGE', `batch has ${ops.length} operations, limit ${limits.batchOpsMax}`);
-  const checked: KvOperation[] = [];
+  const checked: StoreOperation[] = [];
   for (const [position, op] of ops.entries()) {
     if (typeof op !== 'object' || op === null || (op.type !== 'put' && op.type !== 'delete')) {
       return invalid('INVALID_ARGUMENT', `batch operation ${position} must be a put or delete`);
@@ -129,7 +129,7 @@ function validateBatch(ops: unknown, limits: KvLimits): Validated<KvCommand> {
 }
 
 /** Keys whose current values a command needs before it can be executed. */
-export function keysRead(command: KvCommand): string[] {
+export function keysRead(command: StoreCommand): string[] {
   return command.type === 'cas' || command.type === 'increment' ? [command.key] : [];
 }
 
@@ -137,7 +137,7 @@ export function keysRead(command: KvCommand): string[] {
  * Executes a command against the current state, read through `read` (undefined: absent). Returns the
  * writes to make and the result to report. Never throws for a valid command.
  */
-export function executeCommand(command: KvCommand, read: (key: string) => Uint8Array | undefined): { writes: KvWrites; result: KvResult } {
+export function executeCommand(command: StoreCommand, read: (key: string) => Uint8Array | undefined): { writes: StoreWrites; result: StoreResult } {
   switch (command.type) {
     case 'put':
       return { writes: [[command.key, command.value]], result: { ok: true, type: 'write' } };
@@ -155,7 +155,7 @@ export function executeCommand(command: KvCommand, read: (key: string) => Uint8A
   }
 }
 
-function executeIncrement(key: string, delta: number, current: Uint8Array | undefined): { writes: KvWrites; result: KvResult } {
+function executeIncrement(key: string, delta: number, current: Uint8Array | undefined): { writes: StoreWrites; result: StoreResult } {
   let value = 0;
   if (current !== undefined) {
     const parsed = parseCounter(current);
@@ -203,7 +203,7 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-function invalid<T>(code: KvInputErrorCode, message: string): Validated<T> {
+function invalid<T>(code: StoreInputErrorCode, message: string): Validated<T> {
   return { ok: false, code, message };
 }
 

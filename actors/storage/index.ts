@@ -1,6 +1,7 @@
 /**
- * Storage: a crash-consistent WAL with group commit, a key-value engine on LevelDB with exactly-once
- * replay, atomic snapshots that stream in chunks, the storage actor, and read-only inspection for the
+ * Storage: a crash-consistent WAL with group commit, the key-value model (byte keys, revisions,
+ * transactions, ranges, events, leases) and its ordered engines (LevelDB and in memory), a store on
+ * LevelDB with exactly-once replay, atomic snapshots that stream in chunks, the storage actor, and read-only inspection for the
  * CLI. The only public surface of actors/storage.
  */
 export { storageBehaviour } from './actor.js';
@@ -11,10 +12,21 @@ export { Store, decodeCommand, encodeCommand } from './store.js';
 export type { StoreOptions, StoreRecovery, StoreStatus, WriteOutcome } from './store.js';
 export { Wal } from './wal.js';
 export type { AssignedAppend, WalEntry, WalOptions, WalRecovery, WalSegmentInfo } from './wal.js';
-export { KvEngine } from './kv.js';
-export type { IndexedCommand, KvPair, ScanOptions, StateDigest, StateVisitor } from './kv.js';
+export { LevelKvEngine, plainBytes } from './kv.js';
+export type { IndexedCommand, StorePair, ScanOptions } from './kv.js';
+export { MemoryKvEngine, digestOf } from './kv-engine.js';
+export type { KvEngine, KvEngineEntry, KvEngineRange, KvEngineWrite, StateDigest, StateVisitor } from './kv-engine.js';
+export {
+  bytesEqual, compareBytes, compareHolds, executeKvCommand, hex, inRange, initialModelState, isToEnd, kvLimits, prefixRangeEnd,
+} from './kv-model.js';
+export type {
+  KvCommand, KvCompare, KvCompareOperator, KvCompareTarget, KvEvent, KvExecution, KvFailure, KvFailureCode, KvKeyValue, KvLease, KvLimits,
+  KvModelState, KvMutation, KvOp, KvOpResponse, KvRangeOp, KvResult, KvTxn, KvView,
+} from './kv-model.js';
+export { validateKvCommand, validateOp, validateTxn } from './kv-validate.js';
+export type { KvChecked } from './kv-validate.js';
 export { executeCommand, parseCounter, validateCommand, validateKey, validateValue } from './core.js';
-export type { KvCommand, KvFailureCode, KvInputErrorCode, KvOperation, KvResult } from './core.js';
+export type { StoreCommand, StoreCommandLimits, StoreFailureCode, StoreInputErrorCode, StoreOperation, StoreResult } from './core.js';
 export { SnapshotReceiver, SnapshotWriter, listSnapshots, readSnapshot, readSnapshotChunks, snapshotName } from './snapshot.js';
 export type { SnapshotChunk, SnapshotInfo } from './snapshot.js';
 export { NodeDisk } from './disk.js';

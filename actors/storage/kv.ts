@@ -13,12 +13,11 @@
  * Layout: data keys are 0x01 + UTF-8 key; metadata keys are 0x00 + name, so they sort first and one
  * iterator (one implicit LevelDB snapshot) sees the applied index and the data it covers together.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex } from '@noble/hashes/utils.js';
 import { Level } from 'level';
 import { assert } from '../../runtime/index.js';
-import { executeCommand, keysRead, type KvCommand, type KvResult } from './core.js';
+import { executeCommand, keysRead, type StoreCommand, type StoreResult } from './core.js';
 import { StorageError } from './errors.js';
+import { digestOf, type KvEngine, type KvEngineEntry, type KvEngineRange, type KvEngineWrite, type StateDigest, type StateVisitor } from './kv-engine.js';
 
 const DATA_PREFIX = 0x01;
 const META_APPLIED = Uint8Array.of(0x00, ...new TextEncoder().encode('applied'));
@@ -32,11 +31,11 @@ const decoder = new TextDecoder();
 /** One entry to apply: its WAL index and the command it holds. */
 export interface IndexedCommand {
   readonly index: number;
-  readonly command: KvCommand;
+  readonly command: StoreCommand;
 }
 
 /** A key and its value. */
-export interface KvPair {
+export interface StorePair {
   readonly key: string;
   readonly value: Uint8Array;
 }
@@ -54,24 +53,15 @@ export interface ScanOptions {
   readonly reverse?: boolean;
 }
 
-/** Receives a consistent export of the state: its applied index first, then every pair in order. */
-export interface StateVisitor {
-  onIndex(appliedIndex: number): void | Promise<void>;
-  onPair(pair: { readonly key: Uint8Array; readonly value: Uint8Array }): void | Promise<void>;
-}
-
-/** The digest of a state: SHA-256 over the ordered key space, with the index it reflects. */
-export interface StateDigest {
-  readonly digest: string;
-  readonly appliedIndex: number;
-  readonly keys: number;
-}
-
 type Database = Level<Uint8Array, Uint8Array>;
 type BatchOperation = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
-/** LevelDB-backed key space with an applied index. Create with `KvEngine.open`. */
-export class KvEngine {
+/**
+ * LevelDB-backed key space with an applied index. Create with `LevelKvEngine.open`. It is a
+ * `KvEngine` (byte keys: `read`, `range`, `write`) and also serves the storage actor's string-keyed
+ * commands (`apply`, `get`, `scan`).
+ */
+export class LevelKvEngine implements KvEngine {
   readonly location: string;
   readonly #db: Database;
   #appliedIndex: number;
@@ -85,7 +75,7 @@ export class KvEngine {
   }
 
   /** Opens (creating if missing) the database at `location`. */
-  static async open(location: string): Promise<KvEngine> {
+  static async open(location: string): Promise<LevelKvEngine> {
     const db: Database = new Level<Uint8Array, Uint8Array>(location, { keyEncoding: 'view', valueEncoding: 'view' });
     try {
       await db.open();
@@ -94,7 +84,7 @@ export class KvEngine {
     }
     const applied = await db.get(META_APPLIED);
     const restoring = await db.get(META_RESTORING);
-    return new KvEngine(location, db, applied === undefined ? 0 : decodeIndex(applied), restoring === undefined ? undefined : decodeIndex(restoring));
+    return new LevelKvEngine(location, db, applied === undefined ? 0 : decodeIndex(applied), restoring === undefined ? undefined : decodeIndex(restoring));
   }
 
   /** Index of the last WAL entry whose effects are in the database (0: none). */
@@ -108,13 +98,13 @@ export class KvEngine {
   }
 
   /** Applies consecutive entries, starting at `appliedIndex + 1`, in one atomic batch. */
-  async apply(entries: readonly IndexedCommand[]): Promise<KvResult[]> {
+  async apply(entries: readonly IndexedCommand[]): Promise<StoreResult[]> {
     if (entries.length === 0) return [];
     assert(this.#restoringIndex === undefined, 'apply during an unfinished snapshot restore');
     assert(entries[0]!.index === this.#appliedIndex + 1, 'entries must continue from the applied index', { first: entries[0]!.index, applied: this.#appliedIndex });
     const values = await this.#prefetch(entries);
     const operations: BatchOperation[] = [];
-    const results: KvResult[] = [];
+    const results: StoreResult[] = [];
     for (const [position, entry] of entries.entries()) {
       assert(entry.index === entries[0]!.index + position, 'entries must be consecutive', { index: entry.index });
       const { writes, result } = executeCommand(entry.command, (key) => values.get(key) ?? undefined);
@@ -138,9 +128,9 @@ export class KvEngine {
   }
 
   /** Pairs in key order (or reverse), at most `limit`; `more` says whether the range holds more. */
-  async scan(options: ScanOptions): Promise<{ entries: KvPair[]; more: boolean }> {
+  async scan(options: ScanOptions): Promise<{ entries: StorePair[]; more: boolean }> {
     const range = scanRange(options);
-    const entries: KvPair[] = [];
+    const entries: StorePair[] = [];
     if (range === undefined) return { entries, more: false };
     const iterator = this.#db.iterator({ ...range, reverse: options.reverse ?? false, limit: options.limit + 1 });
     try {
@@ -154,23 +144,33 @@ export class KvEngine {
   }
 
   /** SHA-256 over the ordered key space (length-prefixed keys and values), read from one consistent view. */
-  async digest(): Promise<StateDigest> {
-    const hash = sha256.create();
-    const lengths = new DataView(new ArrayBuffer(4));
-    const lengthBytes = new Uint8Array(lengths.buffer);
-    let keys = 0;
-    const appliedIndex = await this.exportState({
-      onIndex: () => undefined,
-      onPair: (pair) => {
-        for (const part of [pair.key, pair.value]) {
-          lengths.setUint32(0, part.length);
-          hash.update(lengthBytes);
-          hash.update(part);
-        }
-        keys += 1;
-      },
-    });
-    return { digest: bytesToHex(hash.digest()), appliedIndex, keys };
+  digest(): Promise<StateDigest> {
+    return digestOf(this);
+  }
+
+  async read(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const value = await this.#db.get(prefixed(key));
+    return value === undefined ? undefined : plainBytes(value);
+  }
+
+  async range(range: KvEngineRange): Promise<KvEngineEntry[]> {
+    const entries: KvEngineEntry[] = [];
+    const iterator = this.#db.iterator({ gte: prefixed(range.start), lt: range.end === undefined ? DATA_END : prefixed(range.end), reverse: range.reverse ?? false, limit: range.limit });
+    try {
+      for await (const [key, value] of iterator) entries.push({ key: plainBytes(key).slice(1), value: plainBytes(value) });
+    } finally {
+      await iterator.close();
+    }
+    return entries;
+  }
+
+  async write(writes: readonly KvEngineWrite[], appliedIndex: number): Promise<void> {
+    assert(this.#restoringIndex === undefined, 'write during an unfinished snapshot restore');
+    assert(appliedIndex >= this.#appliedIndex, 'the applied index never moves back', { appliedIndex, current: this.#appliedIndex });
+    const operations: BatchOperation[] = writes.map((write) => (write.type === 'put' ? { type: 'put', key: prefixed(write.key), value: write.value } : { type: 'del', key: prefixed(write.key) }));
+    operations.push({ type: 'put', key: META_APPLIED, value: encodeIndex(appliedIndex) });
+    await this.#db.batch(operations);
+    this.#appliedIndex = appliedIndex;
   }
 
   /**

@@ -5,7 +5,7 @@
  * reply only once their WAL record is durable and applied; their `index` is the WAL index that decided
  * them. Bad input is an `ok: false` reply with a stable code, never a crash.
  */
-import { validateKey, type KvCommand, type KvFailureCode, type KvInputErrorCode, type KvLimits, type KvOperation } from './core.js';
+import { validateKey, type StoreCommand, type StoreFailureCode, type StoreInputErrorCode, type StoreCommandLimits, type StoreOperation } from './core.js';
 import type { StorageErrorCode } from './errors.js';
 
 /** What the storage actor accepts. */
@@ -13,7 +13,7 @@ export type StorageRequest =
   | { readonly type: 'storage.get'; readonly key: string }
   | { readonly type: 'storage.put'; readonly key: string; readonly value: Uint8Array }
   | { readonly type: 'storage.delete'; readonly key: string }
-  | { readonly type: 'storage.batch'; readonly ops: readonly KvOperation[] }
+  | { readonly type: 'storage.batch'; readonly ops: readonly StoreOperation[] }
   | { readonly type: 'storage.cas'; readonly key: string; readonly expected: Uint8Array | null; readonly value: Uint8Array | null }
   | { readonly type: 'storage.increment'; readonly key: string; readonly delta: number }
   | {
@@ -37,7 +37,7 @@ export const STORAGE_REQUEST_TYPES: ReadonlySet<string> = new Set([
 /** A refused or failed request. */
 export interface StorageFailure {
   readonly ok: false;
-  readonly code: StorageErrorCode | KvInputErrorCode | KvFailureCode | 'UNKNOWN_MESSAGE' | 'INTERNAL';
+  readonly code: StorageErrorCode | StoreInputErrorCode | StoreFailureCode | 'UNKNOWN_MESSAGE' | 'INTERNAL';
   readonly message: string;
   /** For a command that was logged and decided (for example NOT_A_COUNTER): its WAL index. */
   readonly index?: number;
@@ -59,13 +59,13 @@ export type StorageReply =
 export type ReadRequest = Extract<StorageRequest, { type: 'storage.get' | 'storage.scan' | 'storage.digest' | 'storage.snapshot' | 'storage.status' }>;
 
 /** What a request turns into: a command for the WAL, or a read. */
-export type ParsedRequest = { readonly kind: 'write'; readonly command: KvCommand } | { readonly kind: 'read'; readonly request: ReadRequest } | StorageFailure;
+export type ParsedRequest = { readonly kind: 'write'; readonly command: StoreCommand } | { readonly kind: 'read'; readonly request: ReadRequest } | StorageFailure;
 
 /**
  * Checks the shape of a request. Write payloads are checked in full when the store validates the
  * command (one place for those rules); reads are checked here.
  */
-export function parseRequest(message: unknown, limits: KvLimits): ParsedRequest {
+export function parseRequest(message: unknown, limits: StoreCommandLimits): ParsedRequest {
   if (typeof message !== 'object' || message === null || typeof (message as { type?: unknown }).type !== 'string') {
     return failure('UNKNOWN_MESSAGE', 'a storage request must be an object with a string type');
   }
@@ -76,7 +76,7 @@ export function parseRequest(message: unknown, limits: KvLimits): ParsedRequest 
     case 'storage.delete':
       return { kind: 'write', command: { type: 'delete', key: request.key as string } };
     case 'storage.batch':
-      return { kind: 'write', command: { type: 'batch', ops: request.ops as KvOperation[] } };
+      return { kind: 'write', command: { type: 'batch', ops: request.ops as StoreOperation[] } };
     case 'storage.cas':
       return { kind: 'write', command: { type: 'cas', key: request.key as string, expected: request.expected as Uint8Array | null, value: request.value as Uint8Array | null } };
     case 'storage.increment':

@@ -17,10 +17,11 @@
  */
 import * as path from 'node:path';
 import { codec } from '../../runtime/index.js';
-import { validateCommand, validateKey, type KvCommand, type KvOperation, type KvResult } from './core.js';
+import { validateCommand, validateKey, type StoreCommand, type StoreOperation, type StoreResult } from './core.js';
 import { NodeDisk, type Disk } from './disk.js';
 import { StorageError } from './errors.js';
-import { KvEngine, plainBytes, type IndexedCommand, type KvPair, type ScanOptions, type StateDigest } from './kv.js';
+import type { StateDigest } from './kv-engine.js';
+import { LevelKvEngine, plainBytes, type IndexedCommand, type StorePair, type ScanOptions } from './kv.js';
 import { resolveStorageLimits, type StorageLimits } from './limits.js';
 import {
   SnapshotReceiver,
@@ -73,12 +74,12 @@ export interface StoreStatus {
 /** The outcome of an acknowledged write: its WAL index and the result its index decided. */
 export interface WriteOutcome {
   readonly index: number;
-  readonly result: KvResult;
+  readonly result: StoreResult;
 }
 
 interface PendingWrite {
   readonly index: number;
-  readonly command: KvCommand;
+  readonly command: StoreCommand;
   durable: boolean;
   readonly resolve: (outcome: WriteOutcome) => void;
   readonly reject: (error: unknown) => void;
@@ -101,7 +102,7 @@ export class Store {
   readonly #disk: Disk;
   readonly #snapshotDirectory: string;
   #wal: Wal;
-  readonly #kv: KvEngine;
+  readonly #kv: LevelKvEngine;
   #snapshot: SnapshotInfo | undefined;
   #pending = new Map<number, PendingWrite>();
   #lastAssigned: number;
@@ -113,7 +114,7 @@ export class Store {
   #closed = false;
   #snapshotInFlight: Promise<SnapshotInfo> | undefined;
 
-  private constructor(parts: { options: StoreOptions; disk: Disk; limits: StorageLimits; wal: Wal; kv: KvEngine; snapshot: SnapshotInfo | undefined; recovery: StoreRecovery }) {
+  private constructor(parts: { options: StoreOptions; disk: Disk; limits: StorageLimits; wal: Wal; kv: LevelKvEngine; snapshot: SnapshotInfo | undefined; recovery: StoreRecovery }) {
     this.directory = parts.options.directory;
     this.#disk = parts.disk;
     this.limits = parts.limits;
@@ -135,9 +136,9 @@ export class Store {
     const latest = (await listSnapshots(disk, snapshotDirectory))[0];
     const snapshot = latest === undefined ? undefined : await readSnapshot(disk, path.join(snapshotDirectory, latest.name));
     const wal = await Wal.open({ directory: path.join(options.directory, 'wal'), disk, limits });
-    let kv: KvEngine;
+    let kv: LevelKvEngine;
     try {
-      kv = await KvEngine.open(options.kvDirectory ?? path.join(options.directory, 'kv'));
+      kv = await LevelKvEngine.open(options.kvDirectory ?? path.join(options.directory, 'kv'));
     } catch (error) {
       await wal.close();
       throw error;
@@ -167,7 +168,7 @@ export class Store {
    * RECORD_TOO_LARGE), STORAGE_BUSY, STORAGE_CLOSED, WAL_FAILED or STORAGE_FAILED. A rejected write
    * was not acknowledged; after WAL_FAILED it may or may not survive a restart.
    */
-  async write(input: KvCommand): Promise<WriteOutcome> {
+  async write(input: StoreCommand): Promise<WriteOutcome> {
     this.#checkWritable();
     const validated = validateCommand(input, this.limits);
     if (!validated.ok) throw new StorageError(validated.code, validated.message);
@@ -199,7 +200,7 @@ export class Store {
   }
 
   /** Applies puts and deletes atomically. */
-  batch(ops: readonly KvOperation[]): Promise<WriteOutcome> {
+  batch(ops: readonly StoreOperation[]): Promise<WriteOutcome> {
     return this.write({ type: 'batch', ops });
   }
 
@@ -223,7 +224,7 @@ export class Store {
   }
 
   /** An ordered range read (see ScanOptions); `limit` is clamped to `scanLimitMax`. */
-  async scan(options: Omit<ScanOptions, 'limit'> & { readonly limit?: number }): Promise<{ entries: KvPair[]; more: boolean }> {
+  async scan(options: Omit<ScanOptions, 'limit'> & { readonly limit?: number }): Promise<{ entries: StorePair[]; more: boolean }> {
     this.#checkOpen();
     await this.#waitApplied(this.#lastAssigned);
     const limit = Math.min(options.limit ?? this.limits.scanLimitMax, this.limits.scanLimitMax);
@@ -353,7 +354,7 @@ export class Store {
         group.push(pending);
       }
       if (group.length === 0) break;
-      let results: KvResult[];
+      let results: StoreResult[];
       try {
         results = await this.#kv.apply(group.map((pending): IndexedCommand => ({ index: pending.index, command: pending.command })));
       } catch (cause) {
@@ -428,12 +429,12 @@ export class Store {
 }
 
 /** WAL payload of a command: plain CBOR. */
-export function encodeCommand(command: KvCommand): Uint8Array {
+export function encodeCommand(command: StoreCommand): Uint8Array {
   return codec.encode(command);
 }
 
 /** Decodes and validates a WAL payload. A record that passed its checksum but is not a command is a bug or a foreign file. */
-export function decodeCommand(payload: Uint8Array, index: number, limits: StorageLimits): KvCommand {
+export function decodeCommand(payload: Uint8Array, index: number, limits: StorageLimits): StoreCommand {
   let decoded: unknown;
   try {
     decoded = codec.decode(payload);
@@ -459,7 +460,7 @@ interface RecoveryParts {
   readonly disk: Disk;
   readonly snapshotDirectory: string;
   readonly wal: Wal;
-  readonly kv: KvEngine;
+  readonly kv: LevelKvEngine;
   readonly snapshot: SnapshotInfo | undefined;
   readonly limits: StorageLimits;
 }
@@ -499,7 +500,7 @@ async function alignWal(wal: Wal, snapshotIndex: number): Promise<void> {
 }
 
 /** Replaces LevelDB's state with a snapshot's, resumable if a crash interrupts it. */
-async function restoreFromSnapshot(disk: Disk, snapshotDirectory: string, snapshot: SnapshotInfo, kv: KvEngine): Promise<void> {
+async function restoreFromSnapshot(disk: Disk, snapshotDirectory: string, snapshot: SnapshotInfo, kv: LevelKvEngine): Promise<void> {
   await kv.beginRestore(snapshot.index);
   let batch: Array<{ key: Uint8Array; value: Uint8Array }> = [];
   await readSnapshot(disk, path.join(snapshotDirectory, snapshot.name), async (key, value) => {
@@ -514,7 +515,7 @@ async function restoreFromSnapshot(disk: Disk, snapshotDirectory: string, snapsh
 }
 
 /** Applies the WAL entries after LevelDB's applied index; returns how many. */
-async function replay(wal: Wal, kv: KvEngine, limits: StorageLimits): Promise<number> {
+async function replay(wal: Wal, kv: LevelKvEngine, limits: StorageLimits): Promise<number> {
   let replayed = 0;
   let group: IndexedCommand[] = [];
   if (wal.lastIndex <= kv.appliedIndex) return 0;

@@ -10,9 +10,9 @@
  *   tree:read         the supervision tree (client `tree`, HTTP /api/tree)
  *   members:read      the membership table and its events (client `members`, subscribe 'membership', /api/members)
  *   events:read       lifecycle events (subscribe 'lifecycle', /api/events)
- *   kv:read           KV reads: kv.read, kv.request with get or scan, raft.status, raft.digest
- *   kv:write          KV writes: kv.request with put, delete or cas (cas answers the current value when it
- *                     does not swap, so kv:write also reveals the values it is used on)
+ *   kv:read           KV reads: kv.read, kv.watch, kv.request with a transaction of ranges only, raft.status, raft.digest
+ *   kv:write          KV writes: any other kv.request (puts, deletes, leases, compaction), kv.leaseKeepAlive (a failed compare answers
+ *                     with its failure branch, so kv:write also reveals the values it is used on)
  *   send:<pattern>    tell and ask to actors whose path matches the pattern, on any node
  *
  * Path patterns: an absolute path of segments split on '/'. A literal segment matches itself, `*`
@@ -106,7 +106,8 @@ const adminTypes: ReadonlySet<string> = new Set([
 ]);
 /** Read-only operator requests to a Raft replica: kv:read suffices. */
 const kvStatusTypes: ReadonlySet<string> = new Set(['raft.status', 'raft.digest']);
-const kvReadCommands: ReadonlySet<string> = new Set(['get', 'scan']);
+/** KV requests that only read: watch polls (a transaction of ranges only is checked by its ops). */
+const kvReadTypes: ReadonlySet<string> = new Set(['kv.read', 'kv.watch']);
 
 function invalidScope(message: string, context: Record<string, unknown> = {}): never {
   throw new TokenSpecError('INVALID_SCOPE', message, { context });
@@ -235,11 +236,15 @@ export function isProtocolType(type: string): boolean {
 /** The scope a KV request needs, by its op; undefined for a message that is not a KV request. */
 export function kvScopeOf(body: unknown): 'kv:read' | 'kv:write' | undefined {
   const type = typeOf(body);
-  if (type === 'kv.read' || (type !== undefined && kvStatusTypes.has(type))) return 'kv:read';
+  if (type !== undefined && (kvReadTypes.has(type) || kvStatusTypes.has(type))) return 'kv:read';
+  if (type === 'kv.leaseKeepAlive') return 'kv:write';
   if (type !== 'kv.request') return undefined;
-  const command = (body as { command?: unknown }).command;
-  const op = typeof command === 'object' && command !== null ? (command as { type?: unknown }).type : undefined;
-  return typeof op === 'string' && kvReadCommands.has(op) ? 'kv:read' : 'kv:write';
+  // Through the log, only a transaction whose ops are all ranges is a read; anything else may write.
+  const command = (body as { command?: unknown }).command as { type?: unknown; txn?: { success?: unknown; failure?: unknown } } | null | undefined;
+  if (typeof command !== 'object' || command === null || command.type !== 'txn' || typeof command.txn !== 'object' || command.txn === null) return 'kv:write';
+  const ops = [command.txn.success ?? [], command.txn.failure ?? []];
+  const readOnly = ops.every((list) => Array.isArray(list) && list.every((op: unknown) => typeof op === 'object' && op !== null && (op as { type?: unknown }).type === 'range'));
+  return readOnly ? 'kv:read' : 'kv:write';
 }
 
 /**

@@ -18,7 +18,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { RaftKvClient, encodeKvRequest } from '../../actors/raft/index.js';
+import { RaftKvClient, encodeKvRequest, textCommand } from '../../actors/raft/index.js';
 import { Wal } from '../../actors/storage/index.js';
 import { freePort } from '../support/cluster-harness.js';
 import { waitFor } from '../support/wait.js';
@@ -96,7 +96,7 @@ async function benchRaft(): Promise<Record<string, Figures>> {
 }
 
 async function benchWal(scratch: string): Promise<Record<string, Figures>> {
-  const record = encodeKvRequest({ clientId: 'bench-0', sequence: 1, command: { type: 'put', key: 'key-0'.padEnd(16, '.'), value: VALUE } });
+  const record = encodeKvRequest({ clientId: 'bench-0', sequence: 1, command: textCommand({ type: 'put', key: 'key-0'.padEnd(16, '.'), value: VALUE }) });
   const results: Record<string, Figures> = {};
   for (const writers of [1, 64]) {
     const wal = await Wal.open({ directory: path.join(scratch, `wal-${writers}`) });

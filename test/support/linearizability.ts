@@ -14,7 +14,7 @@
  * the search may place them at any point after their call, including after everything else, which is
  * the same as their never having happened.
  */
-import type { KvCommand, KvPair, KvResult } from '../../actors/raft/index.js';
+import type { KvTextCommand as KvCommand, KvTextPair as KvPair, KvTextResult as KvResult } from '../../actors/raft/index.js';
 
 /** One client operation. */
 export interface HistoryOperation<Input, Output> {
@@ -169,18 +169,27 @@ export type KvModelState = ReadonlyMap<string, string>;
 function singleKeys(history: ReadonlyArray<HistoryOperation<KvCommand, KvResult>>): string[] {
   const keys = new Set<string>();
   for (const operation of history) if (operation.input.type !== 'scan') keys.add(operation.input.key);
-  return [...keys].sort();
+  return [...keys].sort(utf8Order);
+}
+
+/** Keys are ordered by their UTF-8 bytes, as the store orders them. */
+function utf8Order(left: string, right: string): number {
+  return Buffer.compare(Buffer.from(left, 'utf8'), Buffer.from(right, 'utf8'));
+}
+
+function inScan(key: string, command: Extract<KvCommand, { type: 'scan' }>): boolean {
+  return utf8Order(key, command.start) >= 0 && (command.end === null || command.end === '' || utf8Order(key, command.end) < 0);
 }
 
 function keysOf(command: KvCommand, allKeys: readonly string[]): string[] {
   if (command.type !== 'scan') return [command.key];
-  return allKeys.filter((key) => key >= command.start && (command.end === null || key < command.end));
+  return allKeys.filter((key) => inScan(key, command));
 }
 
 function scanOf(state: KvModelState, command: Extract<KvCommand, { type: 'scan' }>): KvPair[] {
   return [...state]
-    .filter(([key]) => key >= command.start && (command.end === null || key < command.end))
-    .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
+    .filter(([key]) => inScan(key, command))
+    .sort(([left], [right]) => utf8Order(left, right))
     .slice(0, command.limit)
     .map(([key, value]) => ({ key, value }));
 }

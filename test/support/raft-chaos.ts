@@ -10,7 +10,7 @@
  *   - the whole history (unknown outcomes included) is linearizable (test/support/linearizability.ts);
  *   - every replica converges to the same state digest at the same applied index.
  */
-import { RaftKvClient, type KvCommand, type KvOperationRecord, type KvOutcome } from '../../actors/raft/index.js';
+import { RaftKvClient, type KvTextCommand as KvCommand, type KvOperationRecord, type KvOutcome } from '../../actors/raft/index.js';
 import { createRng, type Rng } from '../../runtime/index.js';
 import { describe, expect, it } from 'vitest';
 import { checkLinearizability, describeFailure, kvModel, type LinearizabilityResult } from './linearizability.js';

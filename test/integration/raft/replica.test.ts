@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSegmentName } from '../../../actors/storage/index.js';
-import { RaftKvClient, type KvOutcome, type KvTransport, type RaftMetrics } from '../../../actors/raft/index.js';
+import { RaftKvClient, textCommand, textResult, type KvAppliedResult, type KvOutcome, type KvTransport, type RaftMetrics } from '../../../actors/raft/index.js';
 import { LocalRaftGroup } from '../../support/raft-local.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -39,7 +39,7 @@ describe('raft replicas in one node', () => {
     expect(await client.cas('key-4', 'value-4', 'swapped')).toEqual({ ok: true, type: 'cas', swapped: true, current: 'swapped' });
     expect(await client.cas('key-4', 'value-4', 'again')).toEqual({ ok: true, type: 'cas', swapped: false, current: 'swapped' });
     const state = await group.converged();
-    expect(state.keys).toBe(19 + 1);
+    expect(state.keys).toBe(19);
     const details = group.tree(leader)?.details?.raft as RaftMetrics;
     expect(details.role).toBe('leader');
     expect(Object.keys(details.peers).sort()).toEqual(ids.filter((id) => id !== leader));
@@ -57,7 +57,7 @@ describe('raft replicas in one node', () => {
     await waitFor(() => (group!.tree(follower)?.restarts ?? 0) >= 1, { what: 'the follower to crash and restart' });
     expect(group.disks.get(follower)!.failedSyncs).toBe(1);
     const state = await group.converged();
-    expect(state.keys).toBe(20 + 1);
+    expect(state.keys).toBe(20);
   });
 
   it('5.4: a crashed leader loses no acknowledged write; a new leader takes over and the old one rejoins', async () => {
@@ -86,17 +86,20 @@ describe('raft replicas in one node', () => {
     group = await LocalRaftGroup.start({ ids });
     const leader = await group.leader();
     const ask = (message: unknown): Promise<unknown> => group!.node.system.ask(group!.ref(leader), message, { timeoutMs: 5_000 });
-    const request = { type: 'kv.request', clientId: 'retrier', sequence: 1, command: { type: 'cas', key: 'lock', expected: null, value: 'mine' } };
-    expect(await ask(request)).toEqual({ ok: true, type: 'cas', swapped: true, current: 'mine' });
+    const cas = { type: 'cas', key: 'lock', expected: null, value: 'mine' } as const;
+    const request = { type: 'kv.request', clientId: 'retrier', sequence: 1, command: textCommand(cas) };
+    const first = (await ask(request)) as KvAppliedResult;
+    expect(textResult(cas, first)).toEqual({ ok: true, type: 'cas', swapped: true, current: 'mine' });
     // The same request again (a client that did not see the first answer): the remembered result,
     // not a second compare-and-swap (which would now fail).
-    expect(await ask(request)).toEqual({ ok: true, type: 'cas', swapped: true, current: 'mine' });
-    expect(await ask({ ...request, sequence: 2 })).toEqual({ ok: true, type: 'cas', swapped: false, current: 'mine' });
+    expect(await ask(request)).toEqual(first);
+    expect(textResult(cas, (await ask({ ...request, sequence: 2 })) as KvAppliedResult)).toEqual({ ok: true, type: 'cas', swapped: false, current: 'mine' });
     expect(await ask(request)).toEqual({ ok: false, code: 'STALE_REQUEST', lastSequence: 2 });
     const followers = ids.filter((id) => id !== leader);
-    const refused = await group.node.system.ask(group.ref(followers[0]!), { type: 'kv.read', command: { type: 'get', key: 'lock' } }, { timeoutMs: 5_000 });
+    const get = { type: 'get', key: 'lock' } as const;
+    const refused = await group.node.system.ask(group.ref(followers[0]!), { type: 'kv.read', command: textCommand(get) }, { timeoutMs: 5_000 });
     // A follower forwards the read to the leader and serves it once its state machine caught up.
-    expect(refused).toEqual({ ok: true, type: 'get', value: 'mine' });
+    expect(textResult(get, refused as KvAppliedResult)).toEqual({ ok: true, type: 'get', value: 'mine' });
   });
 
   it('6.3: a client whose answer was lost retries with the same sequence and its write applies once', async () => {
@@ -206,7 +209,7 @@ describe('raft snapshots and compaction (paper 7)', () => {
     }, { what: 'the leader to compact past the lagging replica' });
     await group.startReplica(lagging);
     const state = await group.converged();
-    expect(state.keys).toBe(155 + 1);
+    expect(state.keys).toBe(155);
     const recovered = await group.status(lagging);
     expect(recovered.snapshotIndex).toBeGreaterThanOrEqual(leaderStatus.snapshotIndex - raft.snapshotEntriesThreshold);
     // It restarts from the installed snapshot.

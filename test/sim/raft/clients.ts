@@ -6,7 +6,7 @@
  * linearizability checker reads.
  */
 import type { Rng } from '../../../runtime/rng.js';
-import type { KvCommand, KvResult } from '../../../actors/raft/core/kv-state-machine.js';
+import type { KvTextCommand as KvCommand, KvTextResult as KvResult } from '../../../actors/raft/kv-text.js';
 import type { NodeId } from '../../../actors/raft/core/types.js';
 import type { HistoryOperation } from '../../support/linearizability.js';
 import type { ClientReply, ClientRequest } from './replica.js';

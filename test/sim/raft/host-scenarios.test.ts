@@ -13,7 +13,11 @@
 import { describe, expect, it } from 'vitest';
 import { RaftKvClient } from '../../../actors/raft/client.js';
 import type { NodeId } from '../../../actors/raft/core/types.js';
+import type { KvAppliedResult } from '../../../actors/raft/core/kv-state-machine.js';
+import { textCommand, textResult } from '../../../actors/raft/kv-text.js';
 import { World } from './host-world.js';
+
+const getK = { type: 'get', key: 'k' } as const;
 
 const ids: readonly NodeId[] = ['n1', 'n2', 'n3'];
 const peers = Object.fromEntries(ids.map((id) => [id, { node: id, path: '/raft' }]));
@@ -63,7 +67,7 @@ async function restartFollowerMidRead(world: World): Promise<unknown> {
   await put('before');
   // The leader cannot confirm reads for now: every heartbeat answer is lost.
   world.filter = (message) => message.type !== 'raft.heartbeatResponse';
-  world.nodes.get(follower)!.host!.request({ type: 'kv.read', command: { type: 'get', key: 'k' }, timeoutMs: 10_000 }, () => undefined);
+  world.nodes.get(follower)!.host!.request({ type: 'kv.read', command: textCommand(getK), timeoutMs: 10_000 }, () => undefined);
   await world.run(world.now + 50, () => undefined);
   world.crash(follower, 'keep');
   await put('after');
@@ -72,7 +76,7 @@ async function restartFollowerMidRead(world: World): Promise<unknown> {
   world.start(follower);
   await until(world, () => world.nodes.get(follower)!.host?.node.status().leader === leader, 'the restarted follower to know the leader');
   let answer: unknown;
-  world.nodes.get(follower)!.host!.request({ type: 'kv.read', command: { type: 'get', key: 'k' }, timeoutMs: 10_000 }, (reply) => { answer = reply; });
+  world.nodes.get(follower)!.host!.request({ type: 'kv.read', command: textCommand(getK), timeoutMs: 10_000 }, (reply) => { answer = textResult(getK, reply as KvAppliedResult); });
   await world.run(world.now + 50, () => undefined);
   // Heartbeat answers flow again: the leader confirms every read it holds.
   world.filter = (message) => !(message.type === 'raft.append' && message.to === follower);

@@ -11,7 +11,7 @@
  * (one leader, every member applied everything committed, no client still waiting).
  */
 import { RaftKvClient } from '../../../actors/raft/client.js';
-import type { KvCommand, KvResult } from '../../../actors/raft/core/kv-state-machine.js';
+import type { KvTextCommand as KvCommand, KvTextResult as KvResult } from '../../../actors/raft/kv-text.js';
 import type { Entry, MembershipChange, NodeId } from '../../../actors/raft/core/types.js';
 import type { HostOptions } from '../../../actors/raft/host.js';
 import type { Rng } from '../../../runtime/index.js';

@@ -140,7 +140,7 @@ export class World {
       clock: this.clock,
       rng: createRng(this.rng.int(1, 0x7fff_ffff)),
       transport: { send: (_to, message) => { if (alive()) this.#send(message); } },
-      openMachine: async () => new MemoryKvMachine((entry, applied) => { if (alive()) this.#observe(id, entry, applied); }),
+      openMachine: () => MemoryKvMachine.open((entry, applied) => { if (alive()) this.#observe(id, entry, applied); }),
       signal: (event) => { if (alive()) this.#queue.push(this.now, { type: 'signal', node: id, incarnation, event }); },
       nonce: this.#nonce(id, incarnation),
       selfPath: '/raft',

@@ -9,7 +9,12 @@
  */
 import type { Rng } from '../../../runtime/rng.js';
 import { decodeKvRequest, decodeKvSnapshot, encodeKvRequest, encodeKvSnapshot } from '../../../actors/raft/kv-codec.js';
-import { KvStateMachine, type KvCommand, type KvResult } from '../../../actors/raft/core/kv-state-machine.js';
+import type { KvAppliedResult } from '../../../actors/raft/core/kv-state-machine.js';
+import { KvStateMachine } from '../../../actors/raft/kv-machine.js';
+import { textCommand, textResult, type KvTextCommand as KvCommand, type KvTextResult as KvResult } from '../../../actors/raft/kv-text.js';
+
+/** Watch history kept by each simulated replica: snapshots carry it, and this simulation keeps every snapshot it takes in memory. */
+const machineLimits = { eventsKeptMax: 16 } as const;
 import { RaftNode, type Ready } from '../../../actors/raft/core/node.js';
 import { RequestTable, type RequestAnswer } from '../../../actors/raft/core/requests.js';
 import type { RaftConfigInput } from '../../../actors/raft/core/config.js';
@@ -56,7 +61,7 @@ export class SimReplica {
   readonly #options: RaftOptions;
   #syncing: Ready | null = null;
   /** The clients waiting here, as the production host keeps them; a new one per start. */
-  #requests!: RequestTable<KvCommand, KvResult>;
+  #requests!: RequestTable<KvCommand, KvAppliedResult>;
   /** Each waiting request by its token in the table. */
   readonly #waiting = new Map<number, ClientRequest>();
   #nextToken = 1;
@@ -74,7 +79,7 @@ export class SimReplica {
       { ...this.#options, id: this.id, rng: this.#world.rng },
       { hardState: durable.hardState, snapshot: durable.snapshot, entries: durable.entries },
     );
-    this.machine = durable.snapshot === null ? new KvStateMachine() : KvStateMachine.restore(decodeKvSnapshot(durable.snapshot.data));
+    this.machine = durable.snapshot === null ? new KvStateMachine(machineLimits) : KvStateMachine.restore(decodeKvSnapshot(durable.snapshot.data), machineLimits);
     this.#requests = new RequestTable({ id: this.id, nonce: this.#world.rng.int(0, 0x7fff_ffff).toString(36), pendingMax: 10_000 });
     this.#waiting.clear();
     this.#world.invariants.started(this);
@@ -122,7 +127,7 @@ export class SimReplica {
       this.#waiting.set(token, request);
       this.#requests.read({ readId, command: request.command, token, deadlineMs: Infinity });
     } else {
-      const data = encodeKvRequest({ clientId: request.clientId, sequence: request.sequence, command: request.command });
+      const data = encodeKvRequest({ clientId: request.clientId, sequence: request.sequence, command: textCommand(request.command) });
       const result = this.node.propose(data);
       if (!result.ok) return refuse(result.code, result.code === 'NOT_LEADER' ? result.leaderHint : null);
       this.#waiting.set(token, request);
@@ -136,18 +141,18 @@ export class SimReplica {
   }
 
   /** Carries out the request table's answers, as the production host's request shell does. */
-  #answer(answers: ReadonlyArray<RequestAnswer<KvCommand, KvResult>>): void {
+  #answer(answers: ReadonlyArray<RequestAnswer<KvCommand, KvAppliedResult>>): void {
     for (const answer of answers) {
       const request = this.#waiting.get(answer.token);
       if (request === undefined) continue;
       this.#waiting.delete(answer.token);
       const reply = (result: KvResult): void => this.#world.reply({ clientId: request.clientId, sequence: request.sequence, attempt: request.attempt, ok: true, result });
       switch (answer.type) {
-        case 'result': reply(answer.result); break;
+        case 'result': reply(textResult(request.command, answer.result)); break;
         case 'serveRead': {
           const command = answer.command;
           if (command.type !== 'get' && command.type !== 'scan') throw new Error('only gets and scans are served by ReadIndex');
-          reply(this.machine.read(command));
+          reply(textResult(command, this.machine.read({ command: textCommand(command) })));
           break;
         }
         case 'notLeader': this.#refuse(request, 'NOT_LEADER', answer.leader); break;
@@ -178,7 +183,7 @@ export class SimReplica {
     this.disk.sync();
     this.#world.invariants.synced(this);
     if (ready.snapshot !== null) {
-      this.machine = KvStateMachine.restore(decodeKvSnapshot(ready.snapshot.data));
+      this.machine = KvStateMachine.restore(decodeKvSnapshot(ready.snapshot.data), machineLimits);
       this.#world.invariants.snapshotInstalled(this, ready.snapshot);
     }
     for (const entry of ready.committedEntries) this.#apply(entry);
@@ -201,7 +206,7 @@ export class SimReplica {
     const { request } = decoded;
     const outcome = this.machine.apply(entry.index, request);
     this.#world.invariants.applied(this, entry, { request, outcome });
-    this.#answer(this.#requests.applied([{ index: entry.index, clientId: request.clientId, sequence: request.sequence, result: outcome.result }]));
+    this.#answer(this.#requests.applied([{ index: entry.index, clientId: request.clientId ?? null, sequence: request.sequence ?? 0, result: outcome.result }]));
   }
 
   #snapshot(index: number): void {

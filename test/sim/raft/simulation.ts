@@ -11,7 +11,7 @@
  * invariants.ts are checked after every event; at the end the client history must be linearizable.
  */
 import { createRng, type Rng } from '../../../runtime/rng.js';
-import type { KvCommand, KvResult } from '../../../actors/raft/core/kv-state-machine.js';
+import type { KvTextCommand as KvCommand, KvTextResult as KvResult } from '../../../actors/raft/kv-text.js';
 import type { Message, NodeId, ProposeResult } from '../../../actors/raft/core/types.js';
 import { checkLinearizability, describeFailure, kvModel, type HistoryOperation } from '../../support/linearizability.js';
 import { SimClient } from './clients.js';

@@ -122,23 +122,26 @@ describe('authorizeSend', () => {
     expect(authorizeSend(grantOf('tree:read', 'members:read', 'events:read'), '/root/app/x', { type: 'work' }).ok).toBe(false);
   });
 
-  it('classifies KV requests by op: get and scan read, put, delete and cas write', () => {
-    const request = (op: string): unknown => ({ type: 'kv.request', clientId: 'c', sequence: 1, command: { type: op, key: 'k' } });
+  it('classifies KV requests by their ops: a transaction of ranges and a watch read; puts, deletes, leases and compaction write', () => {
+    const key = new TextEncoder().encode('k');
+    const txn = (...ops: Array<{ type: string }>): unknown => ({ type: 'kv.request', clientId: 'c', sequence: 1, command: { type: 'txn', txn: { compare: [], success: ops.map((op) => ({ ...op, key })), failure: [] } } });
+    const request = (command: unknown): unknown => ({ type: 'kv.request', clientId: 'c', sequence: 1, command });
     const reader = grantOf('kv:read');
     const writer = grantOf('kv:write');
-    for (const op of ['get', 'scan']) {
-      expect(kvScopeOf(request(op))).toBe('kv:read');
-      expect(authorizeSend(reader, '/root/raft', request(op)).ok).toBe(true);
-      expect(authorizeSend(writer, '/root/raft', request(op)).ok).toBe(false);
+    for (const body of [txn({ type: 'range' }), txn({ type: 'range' }, { type: 'range' }), { type: 'kv.watch', key, fromRevision: 1 }]) {
+      expect(kvScopeOf(body)).toBe('kv:read');
+      expect(authorizeSend(reader, '/root/raft', body).ok).toBe(true);
+      expect(authorizeSend(writer, '/root/raft', body).ok).toBe(false);
     }
-    for (const op of ['put', 'delete', 'cas', 'anything-else']) {
-      expect(kvScopeOf(request(op))).toBe('kv:write');
-      expect(authorizeSend(reader, '/root/raft', request(op)).ok).toBe(false);
-      expect(authorizeSend(writer, '/root/raft', request(op)).ok).toBe(true);
+    for (const body of [txn({ type: 'put' }), txn({ type: 'range' }, { type: 'deleteRange' }), request({ type: 'leaseGrant', ttlMs: 1_000 }), request({ type: 'compact', revision: 2 }), request({ type: 'anything-else' }), { type: 'kv.leaseKeepAlive', lease: 1 }]) {
+      expect(kvScopeOf(body)).toBe('kv:write');
+      expect(authorizeSend(reader, '/root/raft', body).ok).toBe(false);
+      expect(authorizeSend(writer, '/root/raft', body).ok).toBe(true);
     }
+    const put = txn({ type: 'put' });
     expect(authorizeSend(reader, '/root/raft', { type: 'kv.read', command: { type: 'get', key: 'k' } }).ok).toBe(true);
     expect(authorizeSend(reader, '/root/raft', { type: 'raft.status' }).ok).toBe(true);
-    expect(authorizeSend(grantOf('send:/root/**'), '/root/raft', request('put')).ok).toBe(false);
+    expect(authorizeSend(grantOf('send:/root/**'), '/root/raft', put).ok).toBe(false);
     expect(kvScopeOf({ type: 'kv.request', command: 'put' })).toBe('kv:write');
     expect(kvScopeOf({ type: 'other' })).toBeUndefined();
   });

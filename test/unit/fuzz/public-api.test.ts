@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseDocument, defaultDocumentLimits } from '../../../actors/pipeline/index.js';
-import { kvDefaultLimits, parseServiceRequest } from '../../../actors/raft/index.js';
+import { parseServiceRequest } from '../../../actors/raft/index.js';
+import { kvLimits as kvDefaultLimits } from '../../../actors/storage/index.js';
 import { parseRequest, storageLimits } from '../../../actors/storage/index.js';
 import { behaviour, codec, createRng, seedFromEnvironment, type Rng } from '../../../runtime/index.js';
 import { InvalidChildSpecError, validateChildSpec } from '../../../supervisors/index.js';
@@ -75,8 +76,8 @@ describe(`public API fuzz (seed ${seed})`, () => {
 
   it('the KV service parser returns a request, a reason, or null for any input', () => {
     const rng = createRng(seed + 2);
-    const keys = ['type', 'clientId', 'sequence', 'command', 'key', 'value', 'expected', 'start', 'end', 'limit', 'mode', 'timeoutMs', 'target'];
-    const types = ['kv.request', 'kv.read', 'raft.status', 'raft.digest', 'raft.transferLeader', 'put', 'get', 'cas', 'scan'];
+    const keys = ['type', 'clientId', 'sequence', 'command', 'txn', 'compare', 'success', 'failure', 'key', 'rangeEnd', 'value', 'target', 'operator', 'lease', 'ttlMs', 'fromRevision', 'limit', 'timeoutMs'];
+    const types = ['kv.request', 'kv.read', 'kv.watch', 'kv.leaseKeepAlive', 'raft.status', 'raft.digest', 'raft.transferLeader', 'txn', 'put', 'range', 'deleteRange', 'leaseGrant', 'compact'];
     for (let round = 0; round < rounds; round += 1) {
       const candidate = randomValue(rng, 0, keys);
       if (candidate !== null && typeof candidate === 'object' && !Array.isArray(candidate) && rng.next() < 0.7) (candidate as Record<string, unknown>).type = types[rng.int(0, types.length - 1)];

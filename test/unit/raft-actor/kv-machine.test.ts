@@ -1,13 +1,14 @@
 /**
- * The LevelDB-backed replicated KV state machine (actors/raft/kv-machine.ts), checked against the
- * core's in-memory `KvStateMachine` on seeded random request streams (duplicates, stale sequences,
- * log scans, no-ops, garbage entries), plus exactly-once application across a reopen, snapshots, and
- * deterministic session eviction.
+ * The replicated KV state machine over an engine (actors/raft/kv-machine.ts): on LevelDB and on the
+ * in-memory engine it must give the same results, the same revisions and the same bytes as the
+ * synchronous `KvStateMachine`, on seeded random request streams (transactions with compares, ranges,
+ * delete-ranges, leases and their revokes, compactions, duplicates, stale sequences, no-ops, garbage
+ * entries); plus exactly-once application across a reopen, snapshots, and watches served from it.
  */
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DurableKvMachine, KvStateMachine, decodeKvRequest, encodeKvRequest, type Entry, type KvCommand, type KvRequest } from '../../../actors/raft/index.js';
-import { NodeDisk, SnapshotWriter } from '../../../actors/storage/index.js';
+import { DurableKvMachine, KvStateMachine, decodeKvRequest, encodeKvRequest, textCommand, type Entry, type KvRequest } from '../../../actors/raft/index.js';
+import { MemoryKvEngine, NodeDisk, SnapshotWriter, prefixRangeEnd, type KvCommand, type KvOp } from '../../../actors/storage/index.js';
 import { createRng, type Rng } from '../../../runtime/index.js';
 import { TempDirectories } from '../../support/storage-temp.js';
 
@@ -18,22 +19,31 @@ afterEach(async () => {
   temp.cleanup();
 });
 
-async function machineAt(directory: string, limits: { sessionsMax?: number } = {}): Promise<DurableKvMachine> {
+async function machineAt(directory: string, limits: { sessionsMax?: number; eventsKeptMax?: number } = {}): Promise<DurableKvMachine> {
   const machine = await DurableKvMachine.open(path.join(directory, 'kv'), limits);
   open.push(machine);
   return machine;
 }
 
-function randomCommand(rng: Rng, counter: number): KvCommand {
-  const key = `key-${rng.int(0, 5)}`;
-  switch (rng.int(0, 5)) {
-    case 0: return { type: 'put', key, value: `v${counter}` };
-    case 1: return { type: 'get', key };
-    case 2: return { type: 'delete', key };
-    case 3: return { type: 'cas', key, expected: rng.next() < 0.5 ? null : `v${rng.int(0, counter)}`, value: `v${counter}` };
-    case 4: return { type: 'scan', start: 'key-1', end: rng.next() < 0.5 ? null : 'key-4', limit: rng.int(1, 4) };
-    default: return { type: 'put', key, value: `v${counter}` };
+const keys = ['a', 'ab', 'b', '\uFFFD', '\u{1F600}', 'b\u0000'].map((key) => new TextEncoder().encode(key));
+
+function randomOp(rng: Rng, counter: number, leases: number): KvOp {
+  const key = keys[rng.int(0, keys.length - 1)]!;
+  switch (rng.int(0, 4)) {
+    case 0: return { type: 'range', key, ...(rng.next() < 0.5 ? { rangeEnd: prefixRangeEnd(key) } : {}), limit: rng.int(0, 3) };
+    case 1: return { type: 'deleteRange', key, ...(rng.next() < 0.3 ? { rangeEnd: Uint8Array.of(0) } : {}), prevKv: rng.next() < 0.5 };
+    default: return { type: 'put', key, value: Uint8Array.of(counter & 0xff, 0x00, 0xff), prevKv: rng.next() < 0.5, ...(leases > 0 && rng.next() < 0.3 ? { lease: rng.int(1, leases + 1) } : {}) };
   }
+}
+
+function randomCommand(rng: Rng, counter: number, leases: number): KvCommand {
+  const roll = rng.next();
+  if (roll < 0.08) return { type: 'leaseGrant', ttlMs: 1_000 };
+  if (roll < 0.12) return { type: 'leaseRevoke', lease: rng.int(1, leases + 1) };
+  if (roll < 0.14) return { type: 'compact', revision: rng.int(1, counter) };
+  const op = (): KvOp => randomOp(rng, counter, leases);
+  const compare = rng.next() < 0.5 ? [{ key: keys[rng.int(0, keys.length - 1)]!, target: 'version' as const, operator: (['=', '!=', '<', '>'] as const)[rng.int(0, 3)]!, value: rng.int(0, 2) }] : [];
+  return { type: 'txn', txn: { compare, success: [op()], failure: rng.next() < 0.5 ? [op()] : [] } };
 }
 
 /** A stream of entries: requests from a few clients with retries and stale resends, no-ops and garbage. */
@@ -41,6 +51,7 @@ function randomEntries(rng: Rng, count: number): Entry[] {
   const sequences = new Map<string, number>();
   const sent: KvRequest[] = [];
   const result: Entry[] = [];
+  let leases = 0;
   for (let index = 1; index <= count; index += 1) {
     const roll = rng.next();
     let data: Uint8Array;
@@ -51,7 +62,9 @@ function randomEntries(rng: Rng, count: number): Entry[] {
       const clientId = `client-${rng.int(0, 3)}`;
       const sequence = (sequences.get(clientId) ?? 0) + 1;
       sequences.set(clientId, sequence);
-      const request = { clientId, sequence, command: randomCommand(rng, index) };
+      const command = randomCommand(rng, index, leases);
+      if (command.type === 'leaseGrant') leases += 1;
+      const request = { clientId, sequence, command };
       sent.push(request);
       data = encodeKvRequest(request);
     }
@@ -62,31 +75,44 @@ function randomEntries(rng: Rng, count: number): Entry[] {
 
 function applyInMemory(machine: KvStateMachine, entries: readonly Entry[]): unknown[] {
   return entries.map((entry) => {
-    if (entry.type !== 'normal' || entry.data.byteLength === 0) return machine.skip(entry.index);
-    const decoded = decodeKvRequest(entry.data);
-    if (!decoded.ok) return machine.skip(entry.index);
+    const decoded = entry.type !== 'normal' || entry.data.byteLength === 0 ? undefined : decodeKvRequest(entry.data);
+    if (decoded === undefined || !decoded.ok) {
+      machine.skip(entry.index);
+      return undefined;
+    }
     return machine.apply(entry.index, decoded.request);
   });
 }
 
-describe('durable KV state machine', () => {
+async function applyInChunks(machine: DurableKvMachine, entries: readonly Entry[], rng: Rng): Promise<unknown[]> {
+  const actual: unknown[] = [];
+  for (let start = 0; start < entries.length;) {
+    const size = rng.int(1, 40);
+    for (const applied of await machine.apply(entries.slice(start, start + size))) actual.push(applied.applied ?? undefined);
+    start += size;
+  }
+  return actual;
+}
+
+describe('KV state machine over an engine', () => {
   for (const seed of [1, 2, 3, 4]) {
-    it(`gives the same results and state as the core's state machine (seed ${seed})`, async () => {
-      const rng = createRng(seed);
-      const entries = randomEntries(rng, 400);
-      const reference = new KvStateMachine({ sessionsMax: 3 });
+    it(`gives the same results, revisions and bytes on LevelDB, in memory and synchronously (seed ${seed})`, async () => {
+      const entries = randomEntries(createRng(seed), 400);
+      const reference = new KvStateMachine({ sessionsMax: 3, eventsKeptMax: 50 });
       const expected = applyInMemory(reference, entries);
-      const machine = await machineAt(temp.make(), { sessionsMax: 3 });
-      const actual: unknown[] = [];
-      for (let start = 0; start < entries.length;) {
-        const size = rng.int(1, 40);
-        for (const applied of await machine.apply(entries.slice(start, start + size))) actual.push(applied.applied ?? undefined);
-        start += size;
-      }
-      expect(actual).toEqual(expected);
-      expect(machine.appliedIndex).toBe(400);
-      expect(await machine.read({ type: 'scan', start: '', end: null, limit: 100 })).toEqual({ ok: true, type: 'scan', pairs: reference.snapshot().pairs });
-      expect(machine.sessions).toBe(reference.snapshot().sessions.length);
+      const level = await machineAt(temp.make(), { sessionsMax: 3, eventsKeptMax: 50 });
+      const memory = await DurableKvMachine.over(new MemoryKvEngine(), { sessionsMax: 3, eventsKeptMax: 50 });
+      expect(await applyInChunks(level, entries, createRng(seed + 100))).toEqual(expected);
+      expect(await applyInChunks(memory, entries, createRng(seed + 200))).toEqual(expected);
+      expect(level.appliedIndex).toBe(400);
+      expect(level.modelState).toEqual(reference.modelState);
+      expect(reference.modelState.revision).toBeGreaterThan(50);
+      const digests = await Promise.all([level.digest(), memory.digest(), reference.digest()]);
+      expect(new Set(digests.map((digest) => digest.digest)).size).toBe(1);
+      const everything: KvCommand = { type: 'txn', txn: { compare: [], success: [{ type: 'range', key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) }], failure: [] } };
+      expect(await level.read({ command: everything })).toEqual(reference.read({ command: everything }));
+      const poll = { key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0), fromRevision: reference.modelState.compactRevision + 1, revisionsMax: 1_000 };
+      expect(await level.watch(poll)).toEqual(reference.watch(poll));
     });
   }
 
@@ -94,21 +120,23 @@ describe('durable KV state machine', () => {
     const directory = temp.make();
     const first = await machineAt(directory);
     const request = (sequence: number, command: KvCommand): Entry => ({ type: 'normal', term: 1, index: sequence, data: encodeKvRequest({ clientId: 'c', sequence, command }) });
-    await first.apply([request(1, { type: 'put', key: 'lock', value: 'free' }), request(2, { type: 'cas', key: 'lock', expected: 'free', value: 'taken' })]);
+    const lock = [request(1, textCommand({ type: 'put', key: 'lock', value: 'free' })), request(2, textCommand({ type: 'cas', key: 'lock', expected: 'free', value: 'taken' }))];
+    await first.apply(lock);
     await first.close();
     open.splice(open.indexOf(first), 1);
     const second = await machineAt(directory);
     expect(second.appliedIndex).toBe(2);
+    expect(second.modelState.revision).toBe(3);
     // Replay from the log's start after a restart: entries 1-2 are skipped, 3 applies.
-    const replayed = await second.apply([request(1, { type: 'put', key: 'lock', value: 'free' }), request(2, { type: 'cas', key: 'lock', expected: 'free', value: 'taken' }), request(3, { type: 'get', key: 'lock' })]);
+    const replayed = await second.apply([...lock, request(3, textCommand({ type: 'get', key: 'lock' }))]);
     expect(replayed.map((entry) => entry.index)).toEqual([3]);
-    expect(replayed[0]!.applied?.result).toEqual({ ok: true, type: 'get', value: 'taken' });
+    expect(replayed[0]!.applied?.result).toMatchObject({ ok: true, type: 'txn', revision: 3, responses: [{ type: 'range', count: 1, kvs: [{ version: 2, createRevision: 2, modRevision: 3 }] }] });
   });
 
-  it('a snapshot restores the data and the sessions (a retry after restore is still answered, not re-applied)', async () => {
+  it('a snapshot restores the data, the revisions and the sessions (a retry after restore is answered, not re-applied)', async () => {
     const source = await machineAt(temp.make());
-    const cas = (index: number, sequence: number): Entry => ({ type: 'normal', term: 1, index, data: encodeKvRequest({ clientId: 'c', sequence, command: { type: 'cas', key: 'k', expected: null, value: 'first' } }) });
-    await source.apply([cas(1, 1), { type: 'normal', term: 1, index: 2, data: encodeKvRequest({ clientId: 'd', sequence: 1, command: { type: 'put', key: 'other', value: 'x' } }) }]);
+    const cas = (index: number, sequence: number): Entry => ({ type: 'normal', term: 1, index, data: encodeKvRequest({ clientId: 'c', sequence, command: textCommand({ type: 'cas', key: 'k', expected: null, value: 'first' }) }) });
+    await source.apply([cas(1, 1), { type: 'normal', term: 1, index: 2, data: encodeKvRequest({ clientId: 'd', sequence: 1, command: textCommand({ type: 'put', key: 'other', value: 'x' }) }) }]);
     const disk = new NodeDisk();
     const snapshots = temp.make();
     const writer = await SnapshotWriter.create(disk, snapshots);
@@ -117,8 +145,9 @@ describe('durable KV state machine', () => {
     const target = await machineAt(temp.make());
     await target.restore(disk, path.join(snapshots, info.name), index);
     expect(target.appliedIndex).toBe(2);
+    expect(target.modelState).toEqual(source.modelState);
     expect((await target.digest()).digest).toBe((await source.digest()).digest);
     const [retry] = await target.apply([cas(3, 1)]);
-    expect(retry!.applied).toEqual({ result: { ok: true, type: 'cas', swapped: true, current: 'first' }, duplicate: true });
+    expect(retry!.applied).toMatchObject({ result: { ok: true, type: 'txn', succeeded: true, revision: 2 }, duplicate: true });
   });
 });

@@ -67,21 +67,34 @@ describe('raft message validation', () => {
 
 describe('kv service request validation', () => {
   it('accepts requests and keeps only their known fields', () => {
-    expect(parseServiceRequest({ type: 'kv.request', clientId: 'c', sequence: 1, command: { type: 'put', key: 'k', value: 'v', padding: 'x'.repeat(1_000) }, extra: 1 })).toEqual({
-      ok: true, request: { type: 'kv.request', clientId: 'c', sequence: 1, command: { type: 'put', key: 'k', value: 'v' } },
+    const key = new TextEncoder().encode('k');
+    const value = new TextEncoder().encode('v');
+    const put = { type: 'txn', txn: { compare: [], success: [{ type: 'put', key, value, padding: 'x'.repeat(1_000) }], failure: [] } };
+    expect(parseServiceRequest({ type: 'kv.request', clientId: 'c', sequence: 1, command: put, extra: 1 })).toEqual({
+      ok: true, request: { type: 'kv.request', clientId: 'c', sequence: 1, command: { type: 'txn', txn: { compare: [], success: [{ type: 'put', key, value }], failure: [] } } },
     });
-    expect(parseServiceRequest({ type: 'kv.read', command: { type: 'get', key: 'k' }, timeoutMs: 100 })).toEqual({ ok: true, request: { type: 'kv.read', command: { type: 'get', key: 'k' }, timeoutMs: 100 } });
+    const get = { type: 'txn', txn: { compare: [], success: [{ type: 'range', key }], failure: [] } };
+    expect(parseServiceRequest({ type: 'kv.read', command: get, timeoutMs: 100 })).toEqual({ ok: true, request: { type: 'kv.read', command: get, timeoutMs: 100 } });
+    expect(parseServiceRequest({ type: 'kv.watch', key, rangeEnd: Uint8Array.of(0), fromRevision: 3, extra: 1 })).toEqual({ ok: true, request: { type: 'kv.watch', key, rangeEnd: Uint8Array.of(0), fromRevision: 3 } });
+    expect(parseServiceRequest({ type: 'kv.leaseKeepAlive', lease: 4 })).toEqual({ ok: true, request: { type: 'kv.leaseKeepAlive', lease: 4 } });
     expect(parseServiceRequest({ type: 'something.else' })).toBeNull();
   });
 
   it('refuses malformed requests with a reason', () => {
+    const key = new TextEncoder().encode('k');
+    const txn = (op: unknown) => ({ type: 'txn', txn: { success: [op] } });
     const refused = [
-      { type: 'kv.request', clientId: 'c', sequence: 0, command: { type: 'put', key: 'k', value: 'v' } },
-      { type: 'kv.request', clientId: 'c', sequence: 1, command: { type: 'put', key: 'k', value: 5 } },
-      { type: 'kv.request', clientId: 'c', sequence: 1, command: { type: 'put', key: '\uD800', value: 'v' } },
-      { type: 'kv.request', clientId: 'c', sequence: 1, command: { type: 'scan', start: 'a', end: null, limit: 0 } },
-      { type: 'kv.request', clientId: 'c', sequence: 1, command: { type: 'put', key: 'k', value: 'v' }, timeoutMs: 10 ** 9 },
-      { type: 'kv.read', command: { type: 'delete', key: 'k' } },
+      { type: 'kv.request', clientId: 'c', sequence: 0, command: txn({ type: 'put', key, value: key }) },
+      { type: 'kv.request', sequence: 1, command: txn({ type: 'put', key, value: key }) },
+      { type: 'kv.request', clientId: 'c', sequence: 1, command: txn({ type: 'put', key, value: 5 }) },
+      { type: 'kv.request', clientId: 'c', sequence: 1, command: txn({ type: 'put', key: 'text', value: key }) },
+      { type: 'kv.request', clientId: 'c', sequence: 1, command: txn({ type: 'range', key, limit: -1 }) },
+      { type: 'kv.request', clientId: 'c', sequence: 1, command: txn({ type: 'put', key, value: key }), timeoutMs: 10 ** 9 },
+      { type: 'kv.read', command: txn({ type: 'deleteRange', key }) },
+      { type: 'kv.read', command: { type: 'leaseGrant', ttlMs: 1_000 } },
+      { type: 'kv.watch', key, fromRevision: 0 },
+      { type: 'kv.watch', key: 'k', fromRevision: 1 },
+      { type: 'kv.leaseKeepAlive', lease: 'one' },
       { type: 'raft.transferLeader', target: 7 },
     ];
     for (const request of refused) expect(parseServiceRequest(request)?.ok, JSON.stringify(request)).toBe(false);

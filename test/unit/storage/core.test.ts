@@ -2,7 +2,7 @@
  * The pure key-value state machine: validation of untrusted commands and their deterministic effects.
  */
 import { describe, expect, it } from 'vitest';
-import { executeCommand, parseCounter, storageLimits, validateCommand, type KvCommand } from '../../../actors/storage/index.js';
+import { executeCommand, parseCounter, storageLimits, validateCommand, type StoreCommand } from '../../../actors/storage/index.js';
 import { bytes } from '../../support/storage-temp.js';
 
 const limits = { ...storageLimits, keyBytesMax: 8, valueBytesMax: 4, batchOpsMax: 3 };
@@ -80,7 +80,7 @@ describe('executeCommand', () => {
   });
 
   it('is deterministic: the same command on the same state gives the same writes and result', () => {
-    const commands: KvCommand[] = [
+    const commands: StoreCommand[] = [
       { type: 'batch', ops: [{ type: 'put', key: 'a', value: bytes('x') }, { type: 'delete', key: 'a' }] },
       { type: 'increment', key: 'n', delta: 7 },
       { type: 'cas', key: 'a', expected: bytes('1'), value: null },

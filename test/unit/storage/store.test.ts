@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KvEngine, SimulatedDisk, Store, Wal, encodeCommand, isStorageError, type StoreOptions } from '../../../actors/storage/index.js';
+import { LevelKvEngine, SimulatedDisk, Store, Wal, encodeCommand, isStorageError, type StoreOptions } from '../../../actors/storage/index.js';
 import { TempDirectories, bytes, text } from '../../support/storage-temp.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -182,7 +182,7 @@ describe('Store recovery and replay', () => {
     await store.snapshot();
     const expected = await store.digest();
     await store.close();
-    const kv = await KvEngine.open(path.join(directory, 'kv'));
+    const kv = await LevelKvEngine.open(path.join(directory, 'kv'));
     await kv.beginRestore(40);
     await kv.loadPairs([{ key: bytes('half-loaded'), value: bytes('x') }]);
     await kv.close();

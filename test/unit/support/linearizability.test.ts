@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../runtime/rng.js';
-import type { KvCommand, KvResult } from '../../../actors/raft/index.js';
+import type { KvTextCommand as KvCommand, KvTextResult as KvResult } from '../../../actors/raft/index.js';
 import { checkLinearizability, describeFailure, kvModel, type HistoryOperation, type Model } from '../../support/linearizability.js';
 
 type Operation = HistoryOperation<KvCommand, KvResult>;
