@@ -33,7 +33,7 @@ const tokens = {
 const scopedTokens = [
   `app=${tokens.app}:kv:read,kv:write,send:/root/**`,
   `viewer=${tokens.viewer}:tree:read`,
-  `sender=${tokens.sender}:send:/root/app/*,send:/root/echo`,
+  `sender=${tokens.sender}:send:/root/app/*,send:/root/demo/echo`,
   `reader=${tokens.reader}:kv:read`,
 ].join(';');
 const raft = { node: 'n1', path: '/root/raft' };
@@ -236,7 +236,7 @@ describe('scope matrix', () => {
     expect(JSON.stringify(await viewer.tree())).toContain('/root/raft');
     await forbidden(viewer.members());
     await forbidden(viewer.subscribe('lifecycle', () => {}));
-    await forbidden(viewer.ask({ node: 'n1', path: '/root/echo' }, 'hi'));
+    await forbidden(viewer.ask({ node: 'n1', path: '/root/demo/echo' }, 'hi'));
     await forbidden(viewer.tell({ node: 'n1', path: '/root/counter' }, { type: 'inc', by: 1 }));
     await forbidden(kv(viewer, 'viewer').get('before/1'));
     const http = (path: string): Promise<Response> => fetch(`http://127.0.0.1:${node!.port}${path}`, { headers: { authorization: `Bearer ${tokens.viewer}` } });
@@ -250,7 +250,7 @@ describe('scope matrix', () => {
 
   it('send:/root/app/* reaches /root/app/x (past authorization) but not /root/raft or deeper paths', async () => {
     const sender = await client(tokens.sender);
-    expect(await sender.ask({ node: 'n1', path: '/root/echo' }, 'hi')).toEqual({ type: 'echo', body: 'hi' });
+    expect(await sender.ask({ node: 'n1', path: '/root/demo/echo' }, 'hi')).toEqual({ type: 'echo', body: 'hi' });
     // Authorized, and then there is no such actor: the refusal is the kernel's, not FORBIDDEN.
     await expect(sender.ask({ node: 'n1', path: '/root/app/x' }, { type: 'work' }, { timeoutMs: 5_000 })).rejects.toMatchObject({ code: 'NO_SUCH_ACTOR' });
     await forbidden(sender.ask({ node: 'n1', path: '/root/app/x/y' }, { type: 'work' }));

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { textCommand, textResult, type KvAppliedResult, type KvTextCommand } from '../../../actors/raft/index.js';
 import { connect, type TroupeClient } from '../../../cluster/index.js';
 import { helloFrame } from '../../../cluster/core/client-frames.js';
 import { codec } from '../../../runtime/index.js';
@@ -43,10 +44,11 @@ describe('decoding hostile CBOR on a running node', () => {
   let rssBefore = 0;
   let sequence = 0;
 
-  const kv = async (command: Record<string, unknown>): Promise<Record<string, unknown>> => {
+  const kv = async (command: KvTextCommand): Promise<Record<string, unknown>> => {
     sequence += 1;
-    const request = { type: 'kv.request', clientId: 'codec-security', sequence, command };
-    return client!.ask<Record<string, unknown>>({ node: 'n1', path: '/root/raft' }, request, { timeoutMs: askDeadlineMs });
+    const request = { type: 'kv.request', clientId: 'codec-security', sequence, command: textCommand(command) };
+    const reply = await client!.ask<KvAppliedResult>({ node: 'n1', path: '/root/raft' }, request, { timeoutMs: askDeadlineMs });
+    return textResult(command, reply) as Record<string, unknown>;
   };
 
   /** The node still serves: an ask answered within its deadline, bounded memory, the KV data intact. */
@@ -72,7 +74,7 @@ describe('decoding hostile CBOR on a running node', () => {
     url = `ws://127.0.0.1:${port}`;
     client = await connect(url, { token });
     // The single replica elects itself; until then a put is refused, so wait on the first one.
-    await waitFor(async () => (await kv({ type: 'put', key: 'before-0', value: pairs['before-0'] }).catch(() => ({ ok: false }))).ok === true, { timeoutMs: 30_000, what: 'the KV replica to lead' });
+    await waitFor(async () => (await kv({ type: 'put', key: 'before-0', value: pairs['before-0']! }).catch(() => ({ ok: false }))).ok === true, { timeoutMs: 30_000, what: 'the KV replica to lead' });
     for (const [key, value] of Object.entries(pairs)) expect(await kv({ type: 'put', key, value })).toMatchObject({ ok: true });
     rssBefore = rssBytes(child.pid!);
   }, 120_000);

@@ -14,6 +14,7 @@ import { connect, type TroupeClient } from '../../../cluster/index.js';
 import { encodeBatch } from '../../../cluster/core/wire.js';
 import { codec } from '../../../runtime/index.js';
 import { waitFor } from '../../support/wait.js';
+import { textCommand, textResult, type KvAppliedResult } from '../../../actors/raft/index.js';
 
 /** A running `npm start` node. */
 export interface StartedNode {
@@ -72,7 +73,7 @@ export async function kvPut(client: TroupeClient, node: string, key: string, val
   // A fresh replica answers NOT_LEADER until it has elected itself.
   await waitFor(async () => {
     kvSequence += 1;
-    const reply = await client.ask<{ ok: boolean; code?: string }>({ node, path: '/root/raft' }, { type: 'kv.request', clientId: 'limits-test', sequence: kvSequence, command: { type: 'put', key, value } }, { timeoutMs: 20_000 });
+    const reply = await client.ask<{ ok: boolean; code?: string }>({ node, path: '/root/raft' }, { type: 'kv.request', clientId: 'limits-test', sequence: kvSequence, command: textCommand({ type: 'put', key, value }) }, { timeoutMs: 20_000 });
     if (!reply.ok && reply.code !== 'NOT_LEADER') throw new Error(`kv put failed: ${JSON.stringify(reply)}`);
     return reply.ok;
   }, { timeoutMs: 60_000, intervalMs: 100, what: 'the KV put to be acknowledged' });
@@ -81,8 +82,10 @@ export async function kvPut(client: TroupeClient, node: string, key: string, val
 /** Reads `key` through the node's KV replica. */
 export async function kvGet(client: TroupeClient, node: string, key: string): Promise<unknown> {
   kvSequence += 1;
-  const reply = await client.ask<{ ok: boolean; value?: unknown }>({ node, path: '/root/raft' }, { type: 'kv.request', clientId: 'limits-test', sequence: kvSequence, command: { type: 'get', key } }, { timeoutMs: 20_000 });
-  if (!reply.ok) throw new Error(`kv get failed: ${JSON.stringify(reply)}`);
+  const command = { type: 'get', key } as const;
+  const applied = await client.ask<KvAppliedResult>({ node, path: '/root/raft' }, { type: 'kv.request', clientId: 'limits-test', sequence: kvSequence, command: textCommand(command) }, { timeoutMs: 20_000 });
+  const reply = textResult(command, applied);
+  if (!reply.ok || reply.type !== 'get') throw new Error(`kv get failed: ${JSON.stringify(reply)}`);
   return reply.value;
 }
 
