@@ -103,5 +103,5 @@ describe('connection budgets of an npm start node', () => {
     expect(answer).toContain('408 Request Timeout');
     await waitFor(() => logLines(node.output()).some((line) => line.event === 'cluster.refused' && line.code === 'HTTP_TIMEOUT' && line.remote === '127.0.0.1'), { what: 'the timeout in the log' });
     await stillServes(node, token, kv);
-  }, 60_000);
+  }, 120_000);
 });

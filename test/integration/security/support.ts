@@ -4,7 +4,7 @@
  * and raw WebSockets that speak the client protocol without the SDK (to play a client that never
  * reads). Every process started here is killed by `stopStartedNodes`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { WebSocket } from 'ws';
 import { connect, type TroupeClient } from '../../../cluster/index.js';
 import { encodeBatch } from '../../../cluster/core/wire.js';
 import { codec } from '../../../runtime/index.js';
+import { spawnChild, stopChild } from '../../support/children.js';
 import { waitFor } from '../../support/wait.js';
 import { textCommand, textResult, type KvAppliedResult } from '../../../actors/raft/index.js';
 
@@ -33,7 +34,7 @@ const directories: string[] = [];
 export async function startNpmNode(options: { secret: string; token: string; name?: string }): Promise<StartedNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'troupe-limits-'));
   directories.push(dataDir);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/start-node.ts'], {
+  const child = spawnChild(process.execPath, ['--import', 'tsx', 'examples/start-node.ts'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TROUPE_LISTEN: '127.0.0.1:0', TROUPE_DATA: dataDir, TROUPE_TOKEN: options.token, TROUPE_SECRET: options.secret, TROUPE_NAME: options.name ?? 'n1', TROUPE_LOG_LEVEL: 'info' },
   });
@@ -50,12 +51,7 @@ export async function startNpmNode(options: { secret: string; token: string; nam
 
 /** Kills every node started here (SIGKILL) and removes their data. */
 export async function stopStartedNodes(): Promise<void> {
-  const children = [...started];
-  for (const child of children) child.kill('SIGKILL');
-  await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  })));
+  await Promise.all([...started].map((child) => stopChild(child)));
   for (const directory of directories.splice(0)) await rm(directory, { recursive: true, force: true });
 }
 
