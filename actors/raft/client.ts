@@ -233,8 +233,16 @@ export class RaftKvClient {
         await this.#pause(failures);
         continue;
       }
-      failures = 0;
       if (!reply.ok) throw new KvWatchError(reply.compactRevision, request.fromRevision);
+      if (next !== undefined && reply.revision < next - 1) {
+        // This replica has not applied what the watch already delivered (it lags, or was cut off and
+        // does not know it yet): ask another one, from the same revision.
+        failures += 1;
+        replica += 1;
+        await this.#pause(failures);
+        continue;
+      }
+      failures = 0;
       if (next === undefined) {
         // Only new events: start after the revision the first replica asked holds now.
         next = reply.revision + 1;
@@ -242,7 +250,7 @@ export class RaftKvClient {
       }
       for (const event of reply.events) yield event;
       next = reply.nextRevision;
-      if (reply.events.length === 0) await sleep(options.idleMs ?? 50);
+      if (reply.events.length === 0) await this.#options.sleep(options.idleMs ?? 50);
     }
   }
 

@@ -102,9 +102,15 @@ export class ReplicaRequests {
     this.#carryOut(this.#table.write({ clientId: request.clientId, sequence: request.sequence, token: this.#token(reply), deadlineMs }));
   }
 
-  /** A watch poll: served from this replica's applied event log, leader or not. */
+  /**
+   * A watch poll: served from this replica's applied event log, leader or not, but only while it is in
+   * contact with a leader (etcd's require-leader watches): a replica cut off from the group, or one that
+   * is not a member (never added, or removed), would answer "nothing new" forever, and the watcher could
+   * not tell that from a quiet store. Refused UNAVAILABLE, the watcher moves to another replica.
+   */
   #watch(request: KvWatchRequest, reply: Reply): void {
     const host = this.#host;
+    if (!host.node.status().leaderContact) return reply({ ok: false, code: 'UNAVAILABLE', reason: 'this replica is not in contact with a leader' });
     const poll = { key: request.key, fromRevision: request.fromRevision, revisionsMax: request.revisionsMax ?? watchRevisionsMax, ...(request.rangeEnd === undefined ? {} : { rangeEnd: request.rangeEnd }) };
     host.runRead(() => host.machine.watch(poll)).then(reply, (error: unknown) => reply({ ok: false, code: 'UNAVAILABLE', reason: String(error) }));
   }

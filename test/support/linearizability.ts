@@ -14,7 +14,7 @@
  * the search may place them at any point after their call, including after everything else, which is
  * the same as their never having happened.
  */
-import type { KvTextCommand as KvCommand, KvTextPair as KvPair, KvTextResult as KvResult } from '../../actors/raft/index.js';
+import type { KvTextCommand, KvTextPair as KvPair, KvTextResult } from '../../actors/raft/index.js';
 
 /** One client operation. */
 export interface HistoryOperation<Input, Output> {
@@ -162,13 +162,44 @@ function checkPartition<State, Input, Output>(
   return true;
 }
 
+/**
+ * A two-key transaction, sent as one model txn (`compare value(first) = expected` (null: absent),
+ * success `put first, put second`, failure `range first, range second`): both keys change at one
+ * revision or neither does. What the checker's KV model understands beside the text operations.
+ */
+export interface KvPairCommand {
+  readonly type: 'pair';
+  readonly first: string;
+  readonly second: string;
+  readonly expected: string | null;
+  readonly values: readonly [string, string];
+}
+
+/** The outcome of a pair transaction: whether it swapped, and both keys' values after it. */
+export interface KvPairResult {
+  readonly ok: true;
+  readonly type: 'pair';
+  readonly swapped: boolean;
+  readonly current: readonly [string | null, string | null];
+}
+
+/** What the KV model checks: the text operations and the two-key transaction. */
+export type KvCommand = KvTextCommand | KvPairCommand;
+/** Their outcomes. */
+export type KvResult = KvTextResult | KvPairResult;
+
 /** The KV model's state: the values of the keys a partition covers. */
 export type KvModelState = ReadonlyMap<string, string>;
 
 /** Keys named by single-key operations, in one sorted list, so scans can be tied to the keys they cover. */
 function singleKeys(history: ReadonlyArray<HistoryOperation<KvCommand, KvResult>>): string[] {
   const keys = new Set<string>();
-  for (const operation of history) if (operation.input.type !== 'scan') keys.add(operation.input.key);
+  for (const { input } of history) {
+    if (input.type === 'pair') {
+      keys.add(input.first);
+      keys.add(input.second);
+    } else if (input.type !== 'scan') keys.add(input.key);
+  }
   return [...keys].sort(utf8Order);
 }
 
@@ -182,6 +213,7 @@ function inScan(key: string, command: Extract<KvCommand, { type: 'scan' }>): boo
 }
 
 function keysOf(command: KvCommand, allKeys: readonly string[]): string[] {
+  if (command.type === 'pair') return [command.first, command.second];
   if (command.type !== 'scan') return [command.key];
   return allKeys.filter((key) => inScan(key, command));
 }
@@ -201,13 +233,13 @@ function withValue(state: KvModelState, key: string, value: string | null): KvMo
   return next;
 }
 
-/** The sequential specification of the replicated KV: put, get, delete, cas and scan. */
+/** The sequential specification of the replicated KV: put, get, delete, cas, scan and the two-key transaction. */
 export const kvModel: Model<KvModelState, KvCommand, KvResult> = {
   init: () => new Map(),
   step(state, command, output) {
     // A refused request (malformed, stale) changed nothing and is consistent with any state.
     if (output !== undefined && !output.ok) return state;
-    const current = command.type === 'scan' ? null : state.get(command.key) ?? null;
+    const current = command.type === 'scan' || command.type === 'pair' ? null : state.get(command.key) ?? null;
     switch (command.type) {
       case 'put':
         return output === undefined || output.type === 'put' ? withValue(state, command.key, command.value) : null;
@@ -223,6 +255,16 @@ export const kvModel: Model<KvModelState, KvCommand, KvResult> = {
           if (output.current !== (swapped ? command.value : current)) return null;
         }
         return swapped ? withValue(state, command.key, command.value) : state;
+      }
+      case 'pair': {
+        const before = [state.get(command.first) ?? null, state.get(command.second) ?? null] as const;
+        const swapped = before[0] === command.expected;
+        if (output !== undefined) {
+          if (output.type !== 'pair' || output.swapped !== swapped) return null;
+          const after = swapped ? command.values : before;
+          if (output.current[0] !== after[0] || output.current[1] !== after[1]) return null;
+        }
+        return swapped ? withValue(withValue(state, command.first, command.values[0]), command.second, command.values[1]) : state;
       }
       case 'scan': {
         if (output === undefined) return state;

@@ -557,6 +557,7 @@ export class Raft {
       term: this.term,
       vote: this.vote,
       leader: this.leader,
+      leaderContact: this.role === 'leader' || (this.leader !== null && this.electionElapsed < this.config.electionTicks),
       commit: this.log.committed,
       applied: this.log.applied,
       lastIndex: this.log.lastIndex(),

@@ -245,6 +245,12 @@ export interface RaftStatus {
   readonly term: number;
   readonly vote: NodeId | null;
   readonly leader: NodeId | null;
+  /**
+   * Whether this replica is the leader or heard from its leader within the last election timeout. A
+   * replica that lost contact (cut off, or removed from the group and no longer sent to) may still
+   * name a leader; only this says the name is fresh.
+   */
+  readonly leaderContact: boolean;
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;

@@ -16,6 +16,7 @@ export class HostTotals {
   unknown = 0;
   elections = 0;
   crashes = 0;
+  readonly watch = { events: 0, restarts: 0, revisionsChecked: 0 };
   readonly faults: Record<string, number> = {};
   readonly messages: Record<string, number> = {};
 
@@ -26,6 +27,9 @@ export class HostTotals {
     this.unknown += report.unknown;
     this.elections += report.elections;
     this.crashes += report.crashes;
+    this.watch.events += report.watch.events;
+    this.watch.restarts += report.watch.restarts;
+    this.watch.revisionsChecked += report.watch.revisionsChecked;
     for (const [kind, count] of Object.entries(report.faults)) this.faults[kind] = (this.faults[kind] ?? 0) + count;
     for (const [kind, count] of Object.entries(report.messageTypes)) this.messages[kind] = (this.messages[kind] ?? 0) + count;
   }

@@ -6,20 +6,26 @@
  * restarts them from their disks, transfers leadership and changes membership through the service
  * requests operators use. One seed decides everything, so a failure replays exactly.
  *
- * Checked: one leader per term; replicas apply the same command at each index; the client history is
- * linearizable (test/support/linearizability.ts); and after the faults heal, the cluster converges
- * (one leader, every member applied everything committed, no client still waiting).
+ * Checked: one leader per term; replicas apply the same command at each index and derive the same
+ * events at each revision; the client history is linearizable (test/support/linearizability.ts); two
+ * production watches (every key, and one key) deliver each revision's events in order with no gap and
+ * no duplicate, across the replicas they move between (host-watch.ts); and after the faults heal, the
+ * cluster converges (one leader, every member applied everything committed, no client still waiting)
+ * and the watches catch up with the last revision.
  */
 import { RaftKvClient } from '../../../actors/raft/client.js';
-import type { KvTextCommand as KvCommand, KvTextResult as KvResult } from '../../../actors/raft/kv-text.js';
 import type { Entry, MembershipChange, NodeId } from '../../../actors/raft/core/types.js';
 import type { HostOptions } from '../../../actors/raft/host.js';
 import type { Rng } from '../../../runtime/index.js';
 import type { CrashMode } from '../../../actors/storage/index.js';
-import { checkLinearizability, describeFailure, kvModel, type HistoryOperation } from '../../support/linearizability.js';
+import { checkLinearizability, describeFailure, kvModel, type HistoryOperation, type KvCommand, type KvPairCommand, type KvResult } from '../../support/linearizability.js';
 import { fingerprint } from './invariants.js';
 import { World } from './host-world.js';
 import { profileFromSeed, type FaultKind, type SimulationProfile } from './profile.js';
+import { WatchReference, WatchStream, type WatchTotals } from './host-watch.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /** What one finished run reports. */
 export interface HostSimulationReport {
@@ -29,6 +35,7 @@ export interface HostSimulationReport {
   readonly unknown: number;
   readonly elections: number;
   readonly crashes: number;
+  readonly watch: Readonly<WatchTotals>;
   readonly faults: Readonly<Record<string, number>>;
   readonly messageTypes: Readonly<Record<string, number>>;
 }
@@ -66,6 +73,9 @@ class HostRun {
   readonly #leaders = new Map<number, NodeId>();
   readonly #faults: Record<string, number> = {};
   readonly #trace: string[] = [];
+  readonly #reference = new WatchReference();
+  readonly #watchTotals: WatchTotals = { events: 0, restarts: 0, revisionsChecked: 0 };
+  readonly #watches: WatchStream[] = [];
   #busyClients = 0;
   #unknown = 0;
   #lastLeaderTerm = 0;
@@ -85,6 +95,7 @@ class HostRun {
       weather: profile,
       hostOptions,
       observe: (node, entry, applied) => this.#checkApplied(node, entry, applied),
+      observeEvents: (node, revision, events) => this.#reference.record(node, revision, events),
     });
     this.#rng = this.#world.rng;
   }
@@ -95,17 +106,20 @@ class HostRun {
       for (const id of this.#profile.nodeIds) world.start(id);
       this.#startTicks();
       for (let index = 0; index < this.#profile.clients; index += 1) this.#startClient(`c${index}`);
+      this.#startWatch('every key', { key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0), everyKey: true });
+      this.#startWatch('key c', { key: encoder.encode('c'), everyKey: false });
       world.after(this.#faultDelay(), () => this.#fault());
       world.after(this.#profile.faultMs, () => this.#beginQuiet());
       await world.run(this.#profile.faultMs + this.#profile.quietMs, () => this.#afterEvent());
       await this.#checkConvergence();
       this.#checkHistory();
+      await this.#checkWatches();
     } catch (error) {
       throw new HostSimulationFailure(this.#seed, error, this.#trace);
     }
     return {
       seed: this.#seed, events: world.stats.events, operations: this.#history.length, unknown: this.#unknown,
-      elections: this.#leaders.size, crashes: world.stats.crashes, faults: { ...this.#faults }, messageTypes: { ...world.stats.messageTypes },
+      elections: this.#leaders.size, crashes: world.stats.crashes, watch: { ...this.#watchTotals }, faults: { ...this.#faults }, messageTypes: { ...world.stats.messageTypes },
     };
   }
 
@@ -142,11 +156,66 @@ class HostRun {
       while (world.now < this.#profile.faultMs) {
         const command = this.#randomCommand(clientId, (values += 1));
         const readable = command.type === 'get' || command.type === 'scan';
-        await client.execute(command, readable && this.#rng.next() < options.readIndexShare ? 'readIndex' : 'log');
+        if (command.type === 'pair') await this.#pair(client, command);
+        else await client.execute(command, readable && this.#rng.next() < options.readIndexShare ? 'readIndex' : 'log');
         await world.sleep(this.#rng.int(0, options.thinkMsMax));
       }
     };
     loop().then(() => { this.#busyClients -= 1; }, (error: unknown) => world.fail(error));
+  }
+
+  /** A production watch from revision 1, checked as its events arrive and against the replicas at the end. */
+  #startWatch(name: string, range: { key: Uint8Array; rangeEnd?: Uint8Array; everyKey: boolean }): void {
+    const world = this.#world;
+    const options = this.#profile.clientOptions;
+    const client = new RaftKvClient({
+      clientId: `watch ${name}`, replicas: this.#profile.nodeIds, transport: world.clientTransport(),
+      attemptTimeoutMs: options.attemptTimeoutMs, giveUpMs: options.giveUpMs, retryDelayMs: 2, retryDelayMsMax: options.retryBackoffMsMax,
+      now: () => world.now, sleep: (ms) => world.sleep(ms),
+    });
+    const stream = new WatchStream({ name, ...range, totals: this.#watchTotals });
+    this.#watches.push(stream);
+    stream.run(client, 1).catch((error: unknown) => world.fail(error));
+  }
+
+  /** Once converged: every watch reaches the last revision, and what each delivered matches the replicas. */
+  async #checkWatches(): Promise<void> {
+    const world = this.#world;
+    const last = this.#reference.revisionMax;
+    const everyKey = this.#watches[0]!;
+    const caughtUp = (): boolean => everyKey.lastRevision >= last || everyKey.failure !== null;
+    if (!caughtUp() && !(await world.run(world.now + this.#profile.convergenceMs, () => this.#afterEvent(), caughtUp))) {
+      throw new Error(`watch ${everyKey.name} stopped at revision ${everyKey.lastRevision}; the replicas reached ${last}`);
+    }
+    for (const stream of this.#watches) {
+      stream.stop();
+      stream.check(this.#reference, last);
+    }
+  }
+
+  /** A two-key transaction through the production client's model API, recorded like the text operations. */
+  async #pair(client: RaftKvClient, command: KvPairCommand): Promise<void> {
+    const call = this.#world.now;
+    const [first, second] = [encoder.encode(command.first), encoder.encode(command.second)];
+    const outcome = await client.txn({
+      compare: [command.expected === null
+        ? { key: first, target: 'version', operator: '=', value: 0 }
+        : { key: first, target: 'value', operator: '=', value: encoder.encode(command.expected) }],
+      success: [{ type: 'put', key: first, value: encoder.encode(command.values[0]) }, { type: 'put', key: second, value: encoder.encode(command.values[1]) }],
+      failure: [{ type: 'range', key: first }, { type: 'range', key: second }],
+    });
+    let output: KvResult | undefined;
+    if (!outcome.ok) output = outcome.code === 'TIMEOUT' ? undefined : outcome;
+    else if (outcome.type !== 'txn') throw new Error(`a pair transaction answered ${outcome.type}`);
+    else if (outcome.succeeded) output = { ok: true, type: 'pair', swapped: true, current: command.values };
+    else {
+      const valueOf = (index: number): string | null => {
+        const response = outcome.responses[index];
+        return response?.type === 'range' && response.kvs.length > 0 ? decoder.decode(response.kvs[0]!.value) : null;
+      };
+      output = { ok: true, type: 'pair', swapped: false, current: [valueOf(0), valueOf(1)] };
+    }
+    this.#record({ clientId: client.clientId, input: command, call, output, return: output === undefined ? Infinity : this.#world.now });
   }
 
   #record(operation: HistoryOperation<KvCommand, KvResult>): void {
@@ -167,7 +236,13 @@ class HostRun {
     if (roll < 0.3) return { type: 'put', key, value };
     if (roll < 0.55) return { type: 'get', key };
     if (roll < 0.65) return { type: 'delete', key };
-    if (roll < 0.85) return { type: 'cas', key, expected: rng.next() < 0.3 ? null : `c${rng.int(0, 2)}-${rng.int(1, Math.max(1, counter))}`, value };
+    if (roll < 0.78) return { type: 'cas', key, expected: rng.next() < 0.3 ? null : `c${rng.int(0, 2)}-${rng.int(1, Math.max(1, counter))}`, value };
+    if (roll < 0.85) {
+      // Both keys outside the scanned ones, in either order, so pairs tie c and d into one checked partition.
+      const [first, second] = rng.next() < 0.5 ? ['c', 'd'] : ['d', 'c'];
+      const expected = rng.next() < 0.3 ? null : `c${rng.int(0, 2)}-${rng.int(1, Math.max(1, counter))}`;
+      return { type: 'pair', first, second, expected, values: [value, `${value}/2`] };
+    }
     const start = scanKeys[rng.int(0, scanKeys.length - 1)]!;
     return { type: 'scan', start, end: `${scanKeys[scanKeys.length - 1]!}\u0000`, limit: rng.int(1, 3) };
   }

@@ -22,6 +22,7 @@ import type { KvTransport } from '../../../actors/raft/client.js';
 import { SimulatedDisk, type CrashMode, type Disk, type DiskFile, type OpenMode } from '../../../actors/storage/index.js';
 import { EventQueue } from './event-queue.js';
 import { MemoryKvMachine } from './memory-machine.js';
+import type { KvEvent } from '../../../actors/storage/index.js';
 
 /** How the world's links and disks behave. */
 export interface WorldWeather {
@@ -81,6 +82,7 @@ export class World {
   readonly #weather: WorldWeather;
   readonly #hostOptions: (id: NodeId) => HostOptions;
   readonly #observe: (node: NodeId, entry: Entry, applied: AppliedEntry) => void;
+  readonly #observeEvents: (node: NodeId, revision: number, events: readonly KvEvent[]) => void;
   readonly #nonce: (id: NodeId, incarnation: number) => string;
   #groups: Map<NodeId, number> | null = null;
   #activity = 0;
@@ -96,6 +98,8 @@ export class World {
     readonly weather: WorldWeather;
     readonly hostOptions: (id: NodeId) => HostOptions;
     readonly observe: (node: NodeId, entry: Entry, applied: AppliedEntry) => void;
+    /** Receives the events of each revision a replica applies (default: ignored). */
+    readonly observeEvents?: (node: NodeId, revision: number, events: readonly KvEvent[]) => void;
     /** Each start's read-id nonce (default: drawn from the seed); a test may make it repeat. */
     readonly nonce?: (id: NodeId, incarnation: number) => string;
   }) {
@@ -104,6 +108,7 @@ export class World {
     this.#weather = options.weather;
     this.#hostOptions = options.hostOptions;
     this.#observe = options.observe;
+    this.#observeEvents = options.observeEvents ?? (() => undefined);
     for (const id of options.nodeIds) {
       const disk = new SimulatedDisk({ seed: this.rng.int(1, 0x7fff_ffff) });
       disk.holdSyncs();
@@ -140,7 +145,10 @@ export class World {
       clock: this.clock,
       rng: createRng(this.rng.int(1, 0x7fff_ffff)),
       transport: { send: (_to, message) => { if (alive()) this.#send(message); } },
-      openMachine: () => MemoryKvMachine.open((entry, applied) => { if (alive()) this.#observe(id, entry, applied); }),
+      openMachine: () => MemoryKvMachine.open(
+        (entry, applied) => { if (alive()) this.#observe(id, entry, applied); },
+        (revision, events) => { if (alive()) this.#observeEvents(id, revision, events); },
+      ),
       signal: (event) => { if (alive()) this.#queue.push(this.now, { type: 'signal', node: id, incarnation, event }); },
       nonce: this.#nonce(id, incarnation),
       selfPath: '/raft',

@@ -1,13 +1,12 @@
 /**
  * The linearizability checker on histories whose verdict is known: hand-written linearizable and
  * non-linearizable ones (stale reads, lost writes, double compare-and-swap, torn scans), operations
- * with unknown outcomes, per-key partitioning, the search budget, and randomly generated histories
+ * with unknown outcomes, two-key transactions, per-key partitioning, the search budget, and randomly generated histories
  * that are linearizable by construction.
  */
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../runtime/rng.js';
-import type { KvTextCommand as KvCommand, KvTextResult as KvResult } from '../../../actors/raft/index.js';
-import { checkLinearizability, describeFailure, kvModel, type HistoryOperation, type Model } from '../../support/linearizability.js';
+import { checkLinearizability, describeFailure, kvModel, type HistoryOperation, type KvCommand, type KvResult, type Model } from '../../support/linearizability.js';
 
 type Operation = HistoryOperation<KvCommand, KvResult>;
 
@@ -247,5 +246,43 @@ describe('linearizability checker: search', () => {
       ({ clientId, input: 'increment', call, return: returned, output });
     expect(checkLinearizability(counter, [increment('a', 0, 10, 2), increment('b', 1, 3, 1)]).ok).toBe(true);
     expect(checkLinearizability(counter, [increment('a', 0, 1, 2), increment('b', 2, 3, 1)]).ok).toBe(false);
+  });
+});
+
+describe('linearizability checker: two-key transactions', () => {
+  const pair = (expected: string | null, first: string, second: string): KvCommand => ({ type: 'pair', first: 'c', second: 'd', expected, values: [first, second] });
+  const swapped = (first: string, second: string): KvResult => ({ ok: true, type: 'pair', swapped: true, current: [first, second] });
+  const kept = (first: string | null, second: string | null): KvResult => ({ ok: true, type: 'pair', swapped: false, current: [first, second] });
+
+  it('accepts a swap seen whole by a later read of both keys', () => {
+    expect(verdict([
+      op('a', 0, 1, pair(null, '1', '1/2'), swapped('1', '1/2')),
+      op('b', 2, 3, get('c'), got('1')),
+      op('b', 4, 5, get('d'), got('1/2')),
+      op('b', 6, 7, pair('x', 'y', 'z'), kept('1', '1/2')),
+    ])).toBe(true);
+  });
+
+  it('rejects a transaction whose two writes are seen apart (half applied)', () => {
+    expect(verdict([
+      op('a', 0, 1, pair(null, '1', '1/2'), swapped('1', '1/2')),
+      op('b', 2, 3, pair('none', 'x', 'y'), kept('1', null)),
+    ])).toBe(false);
+  });
+
+  it('rejects a swap that claims success although the compare could not hold', () => {
+    expect(verdict([
+      op('a', 0, 1, put('c', '5'), putOk),
+      op('b', 2, 3, pair(null, '1', '1/2'), swapped('1', '1/2')),
+    ])).toBe(false);
+  });
+
+  it('ties the two keys into one partition with the single-key operations on them', () => {
+    // Alone, each get is fine; together with the transaction between them they are not.
+    expect(verdict([
+      op('b', 0, 1, get('d'), got(null)),
+      op('a', 2, 3, pair(null, '1', '1/2'), swapped('1', '1/2')),
+      op('b', 4, 5, get('c'), got(null)),
+    ])).toBe(false);
   });
 });
