@@ -9,6 +9,9 @@
  * The leader's parallel write (Raft thesis 10.2.1): its AppendEntries reach the followers while its own
  * fsync is still in flight, and the write is answered only after a quorum, the leader's durable copy
  * or two followers', holds it.
+ *
+ * Leases across a leader change: keep-alives reach whichever replica leads, the new leader restarts
+ * every lease's TTL on its own clock, and an expired lease is revoked through the log.
  */
 import { describe, expect, it } from 'vitest';
 import { RaftKvClient } from '../../../actors/raft/client.js';
@@ -116,5 +119,62 @@ describe('raft host simulation: the leader writes in parallel with replication (
     await until(world, () => outcome !== undefined, 'the write');
     expect(outcome).toEqual({ ok: true, type: 'put' });
     expect(seen[0]).toBe(true);
+  });
+});
+
+describe('raft host simulation: leases across a leader change (expiry on the leader\'s clock)', () => {
+  it('a lease kept alive through a leader crash keeps its key; once keep-alives stop, the key goes no sooner than its TTL after the last one, and a watch sees the delete', async () => {
+    const world = calmWorld();
+    const agreed = (): boolean => leaderOf(world) !== null && [...world.nodes.values()].every((node) => node.host === null || node.host.node.status().leader === leaderOf(world));
+    await until(world, agreed, 'a leader known to all');
+    const client = new RaftKvClient({ clientId: 'leases', replicas: ids, transport: world.clientTransport(), now: () => world.now, sleep: (ms) => world.sleep(ms), attemptTimeoutMs: 500, giveUpMs: 5_000 });
+    const settle = async <T>(work: Promise<T>, what: string): Promise<T> => {
+      let result: { value: T } | undefined;
+      void work.then((value) => { result = { value }; });
+      await until(world, () => result !== undefined, what);
+      return result!.value;
+    };
+    const key = new TextEncoder().encode('leased');
+    const ttlMs = 1_000;
+    const grant = await settle(client.grantLease(ttlMs), 'the lease grant');
+    if (!grant.ok || grant.type !== 'leaseGrant') throw new Error(`grant failed: ${JSON.stringify(grant)}`);
+    const put = await settle(client.txn({ success: [{ type: 'put', key, value: new TextEncoder().encode('v'), lease: grant.lease }] }), 'the leased put');
+    expect(put.ok).toBe(true);
+    const present = async (): Promise<boolean> => {
+      const read = await settle(client.range({ key }, 'log'), 'a read of the leased key');
+      if (!read.ok || read.type !== 'txn' || read.responses[0]?.type !== 'range') throw new Error(`read failed: ${JSON.stringify(read)}`);
+      return read.responses[0].kvs.length === 1;
+    };
+
+    // Keep-alives every 200 ms for 3 s of simulated time (three TTLs), the leader killed in the middle.
+    let lastKeepAliveMs = world.now;
+    const firstLeader = leaderOf(world)!;
+    for (let round = 0; round < 15; round += 1) {
+      if (round === 5) {
+        world.crash(firstLeader, 'keep');
+        await until(world, () => leaderOf(world) !== null && leaderOf(world) !== firstLeader, 'a new leader');
+        world.start(firstLeader);
+      }
+      const reply = await settle(client.keepAlive(grant.lease), 'a keep-alive');
+      if (reply.ok) lastKeepAliveMs = world.now;
+      await world.run(world.now + 200, () => undefined);
+      expect(await present()).toBe(true);
+    }
+
+    // Keep-alives stop: the key stays at least a TTL after the last renewal, then is revoked through the log.
+    const events: string[] = [];
+    const watching = new AbortController();
+    void (async () => {
+      for await (const event of client.watch({ key, signal: watching.signal, idleMs: 20 })) events.push(event.type);
+    })();
+    let goneAtMs: number | null = null;
+    while (goneAtMs === null) {
+      if (!(await present())) goneAtMs = world.now;
+      else await world.run(world.now + 50, () => undefined);
+      if (world.now > lastKeepAliveMs + 10 * ttlMs) throw new Error('the expired lease was never revoked');
+    }
+    expect(goneAtMs - lastKeepAliveMs).toBeGreaterThanOrEqual(ttlMs);
+    await until(world, () => events.includes('delete'), 'the watch to see the delete');
+    watching.abort();
   });
 });
