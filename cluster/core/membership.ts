@@ -14,7 +14,8 @@
  * tombstones keep gossip from resurrecting a removed incarnation.
  *
  * Invariants: one record per name; a record's incarnation never decreases; the table never exceeds
- * `membersMax`; `down` is only left by a heartbeat from the same incarnation.
+ * `membersMax`; `down` is only left by a heartbeat from the same incarnation; no verdict is given on
+ * the first tick after this node's own stall (see 'tick').
  */
 import type { DetectorSettings } from '../config.js';
 import { assert } from '../../runtime/index.js';
@@ -72,6 +73,8 @@ export interface MembershipState {
   /** Highest removed incarnation per name. */
   readonly tombstones: Map<string, number>;
   readonly settings: MembershipSettings;
+  /** When the last tick came (undefined: none yet), to tell this node's own stalls from silent peers. */
+  lastTickMs: number | undefined;
 }
 
 /** Inputs of the membership core. */
@@ -99,7 +102,7 @@ export type MembershipEffect =
 export function createMembership(
   self: { node: string; incarnation: number; address: string }, founder: boolean, settings: MembershipSettings, nowMs: number,
 ): MembershipState {
-  return { self: { ...self, declared: founder ? 'up' : 'joining', sinceMs: nowMs }, members: new Map(), tombstones: new Map(), settings };
+  return { self: { ...self, declared: founder ? 'up' : 'joining', sinceMs: nowMs }, members: new Map(), tombstones: new Map(), settings, lastTickMs: undefined };
 }
 
 /** Feeds one input to the membership core. */
@@ -130,9 +133,18 @@ export function membershipStep(state: MembershipState, input: MembershipInput): 
     case 'gossip':
       for (const entry of input.members) merge(state, input.from, entry, input.nowMs, effects);
       break;
-    case 'tick':
+    case 'tick': {
+      // Ticks come every half heartbeat interval or sooner. A longer gap means this node itself was
+      // stalled (a long synchronous task, a paused process): the heartbeats that arrived meanwhile are
+      // still unread in its sockets, so judging now would blame the peers for its own pause, and a
+      // `down` cannot be taken back within an incarnation. This tick only notes the time; the next
+      // one, after the buffered heartbeats are read, judges.
+      const stalled = state.lastTickMs !== undefined && input.nowMs - state.lastTickMs > state.settings.heartbeatIntervalMs;
+      state.lastTickMs = input.nowMs;
+      if (stalled) break;
       for (const member of [...state.members.values()]) judge(state, member, input.nowMs, effects);
       break;
+    }
     case 'leave':
       if (state.self.declared !== 'leaving') {
         const previous = state.self.declared;

@@ -58,12 +58,30 @@ describe('membership', () => {
     expect(statuses(membershipStep(state, { type: 'heartbeat', node: 'b', incarnation: 1, nowMs: downAtMs + 50 }))).toEqual(['b:up']);
   });
 
+  it('gives no verdict on the tick after its own stall: heartbeats buffered meanwhile are read first (and a silent peer is judged on the next tick)', () => {
+    const state = createMembership(self, true, settings, 0);
+    for (const node of ['b', 'c']) {
+      membershipStep(state, { type: 'linkUp', node, incarnation: 1, address: `ws://${node}`, nowMs: 0 });
+      beat(state, node, 1, 100, 3_000);
+    }
+    for (let at = 3_000; at <= 3_050; at += 50) expect(of(membershipStep(state, { type: 'tick', nowMs: at }), 'nodeDown')).toEqual([]);
+    // This node stalls for 5 s. Its first tick after the stall runs before the sockets are read.
+    expect(membershipStep(state, { type: 'tick', nowMs: 8_050 })).toEqual([]);
+    // b's heartbeats, buffered during the stall, are read now; c sent none (it really is gone).
+    beat(state, 'b', 1, 8_060, 8_060);
+    const judged = membershipStep(state, { type: 'tick', nowMs: 8_100 });
+    expect(of(judged, 'nodeDown')).toEqual([{ type: 'nodeDown', node: 'c', incarnation: 1 }]);
+    expect(memberOf(state, 'b')?.status).not.toBe('down');
+  });
+
   it('removes a member that stays down for removeAfterDownMs', () => {
     const state = createMembership(self, true, settings, 0);
     membershipStep(state, { type: 'linkUp', node: 'b', incarnation: 1, address: 'ws://b', nowMs: 0 });
     membershipStep(state, { type: 'tick', nowMs: 5_000 });
     expect(memberOf(state, 'b')?.status).toBe('down');
-    const removed = membershipStep(state, { type: 'tick', nowMs: 5_000 + settings.removeAfterDownMs });
+    // The first tick after a gap longer than a heartbeat interval is this node's own stall: no verdict.
+    expect(membershipStep(state, { type: 'tick', nowMs: 5_000 + settings.removeAfterDownMs })).toEqual([]);
+    const removed = membershipStep(state, { type: 'tick', nowMs: 5_010 + settings.removeAfterDownMs });
     expect(of(removed, 'removed')).toEqual([{ type: 'removed', node: 'b', incarnation: 1 }]);
     expect(memberOf(state, 'b')).toBeUndefined();
   });
