@@ -18,7 +18,8 @@
  *      parallel with replicating it, and counts itself toward commit only once its write is durable);
  *   2. its snapshot, entries and hard state are written and synced;
  *   3. only then its other messages are sent (votes and acknowledgements promise what step 2 made durable);
- *   4. its snapshot is installed and its committed entries applied, exactly once through the applied index;
+ *   4. its snapshot is installed and its committed entries applied, exactly once through the applied index
+ *      (the machine may write their effects to its own storage after answering: `flushed`);
  *   5. the core is advanced (which reports the leader's own log durable), waiting clients are answered
  *      and confirmed reads served, and the state machine is snapshotted when the core asks for it.
  * Disk and state-machine work runs in the background: the host keeps stepping messages, ticks and
@@ -53,8 +54,14 @@ export interface ReplicaMachine {
   readonly appliedIndex: number;
   /** Whether a snapshot restore was interrupted: the host restores again before use. */
   readonly needsRestore: boolean;
-  /** Applies committed entries in order, skipping those at or below the applied index. */
+  /**
+   * Applies committed entries in order, skipping those at or below the applied index; resolves with
+   * their results. The machine may keep their effects in memory and write them to its own storage
+   * later (the log is durable, and recovery replays from the machine's stored applied index).
+   */
   apply(entries: readonly Entry[]): Promise<AppliedEntry[]>;
+  /** Resolves once everything applied so far is in the machine's own storage; rejects if writing it failed. */
+  flushed(): Promise<void>;
   /** Serves a read-only request (after ReadIndex). */
   read(request: KvRequest): Promise<KvAppliedResult>;
   /** The events a watch poll asks for, from the applied event log. */
@@ -285,6 +292,9 @@ export class ReplicaHost {
       this.#send(ready.messages);
       const { applied, leases } = await (early ?? apply());
       this.#signal({ type: 'readyDone', applied, ...(leases === undefined ? {} : { leases }) });
+      // Clients are answered from the applied results while the machine writes them down; a failed
+      // write fails this job, which stops the replica (recovery replays from what the machine stored).
+      if (applied.length > 0) await this.machine.flushed();
     });
   }
 
