@@ -15,7 +15,9 @@
  *
  * Each Ready, in order:
  *   1. the leader's own traffic goes out at once (Raft thesis 10.2.1: the leader writes its log in
- *      parallel with replicating it, and counts itself toward commit only once its write is durable);
+ *      parallel with replicating it, and counts itself toward commit only once its write is durable),
+ *      unless the Ready only commits and applies: then it goes out in step 5, after the replies
+ *      (`sendsLeaderMessagesFirst`);
  *   2. its snapshot, entries and hard state are written and synced;
  *   3. only then its other messages are sent (votes and acknowledgements promise what step 2 made durable);
  *   4. its snapshot is installed and its committed entries applied, exactly once through the applied index
@@ -273,7 +275,7 @@ export class ReplicaHost {
       if (ready.softState.role === 'leader') this.leases.lead(this.#environment.clock.now());
       else this.leases.follow();
     }
-    this.#send(ready.leaderMessages);
+    if (sendsLeaderMessagesFirst(ready)) this.#send(ready.leaderMessages);
     this.#background(async () => {
       // Committed entries that earlier Readies already made durable here apply while this one is written
       // (a crash then leaves the applied index within the durable log); others wait for the write.
@@ -307,6 +309,7 @@ export class ReplicaHost {
     if (ready === null) return;
     this.#inFlight = null;
     this.requests.applied(applied);
+    if (!sendsLeaderMessagesFirst(ready)) this.#send(ready.leaderMessages);
     this.requests.committed(ready.committedEntries);
     this.requests.readsConfirmed(ready.readStates);
     this.node.advance();
@@ -386,6 +389,17 @@ export class ReplicaHost {
     const { voters, learners } = this.node.status().membership;
     return voters.includes(id) || learners.includes(id);
   }
+}
+
+/**
+ * Whether a Ready's `leaderMessages` go out as soon as it is taken (step 1 above): when it writes
+ * entries or a snapshot (replication runs in parallel with the leader's own write), or has nothing to
+ * apply. A Ready that only commits and applies sends them once its clients are answered instead: its
+ * appends and heartbeats carry the new commit index to the followers, which no client waits for, and
+ * any message may be delayed.
+ */
+export function sendsLeaderMessagesFirst(ready: Ready): boolean {
+  return ready.entries.length > 0 || ready.snapshot !== null || ready.committedEntries.length === 0;
 }
 
 /**
