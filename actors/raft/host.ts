@@ -15,10 +15,13 @@
  *
  * Each Ready, in order:
  *   1. the leader's own traffic goes out at once (Raft thesis 10.2.1: the leader writes its log in
- *      parallel with replicating it, and counts itself toward commit only once its write is durable);
+ *      parallel with replicating it, and counts itself toward commit only once its write is durable),
+ *      unless the Ready only commits and applies: then it goes out in step 5, after the replies
+ *      (`sendsLeaderMessagesFirst`);
  *   2. its snapshot, entries and hard state are written and synced;
  *   3. only then its other messages are sent (votes and acknowledgements promise what step 2 made durable);
- *   4. its snapshot is installed and its committed entries applied, exactly once through the applied index;
+ *   4. its snapshot is installed and its committed entries applied, exactly once through the applied index
+ *      (the machine may write their effects to its own storage after answering: `flushed`);
  *   5. the core is advanced (which reports the leader's own log durable), waiting clients are answered
  *      and confirmed reads served, and the state machine is snapshotted when the core asks for it.
  * Disk and state-machine work runs in the background: the host keeps stepping messages, ticks and
@@ -53,8 +56,14 @@ export interface ReplicaMachine {
   readonly appliedIndex: number;
   /** Whether a snapshot restore was interrupted: the host restores again before use. */
   readonly needsRestore: boolean;
-  /** Applies committed entries in order, skipping those at or below the applied index. */
+  /**
+   * Applies committed entries in order, skipping those at or below the applied index; resolves with
+   * their results. The machine may keep their effects in memory and write them to its own storage
+   * later (the log is durable, and recovery replays from the machine's stored applied index).
+   */
   apply(entries: readonly Entry[]): Promise<AppliedEntry[]>;
+  /** Resolves once everything applied so far is in the machine's own storage; rejects if writing it failed. */
+  flushed(): Promise<void>;
   /** Serves a read-only request (after ReadIndex). */
   read(request: KvRequest): Promise<KvAppliedResult>;
   /** The events a watch poll asks for, from the applied event log. */
@@ -266,7 +275,7 @@ export class ReplicaHost {
       if (ready.softState.role === 'leader') this.leases.lead(this.#environment.clock.now());
       else this.leases.follow();
     }
-    this.#send(ready.leaderMessages);
+    if (sendsLeaderMessagesFirst(ready)) this.#send(ready.leaderMessages);
     this.#background(async () => {
       // Committed entries that earlier Readies already made durable here apply while this one is written
       // (a crash then leaves the applied index within the durable log); others wait for the write.
@@ -285,6 +294,9 @@ export class ReplicaHost {
       this.#send(ready.messages);
       const { applied, leases } = await (early ?? apply());
       this.#signal({ type: 'readyDone', applied, ...(leases === undefined ? {} : { leases }) });
+      // Clients are answered from the applied results while the machine writes them down; a failed
+      // write fails this job, which stops the replica (recovery replays from what the machine stored).
+      if (applied.length > 0) await this.machine.flushed();
     });
   }
 
@@ -297,6 +309,7 @@ export class ReplicaHost {
     if (ready === null) return;
     this.#inFlight = null;
     this.requests.applied(applied);
+    if (!sendsLeaderMessagesFirst(ready)) this.#send(ready.leaderMessages);
     this.requests.committed(ready.committedEntries);
     this.requests.readsConfirmed(ready.readStates);
     this.node.advance();
@@ -376,6 +389,17 @@ export class ReplicaHost {
     const { voters, learners } = this.node.status().membership;
     return voters.includes(id) || learners.includes(id);
   }
+}
+
+/**
+ * Whether a Ready's `leaderMessages` go out as soon as it is taken (step 1 above): when it writes
+ * entries or a snapshot (replication runs in parallel with the leader's own write), or has nothing to
+ * apply. A Ready that only commits and applies sends them once its clients are answered instead: its
+ * appends and heartbeats carry the new commit index to the followers, which no client waits for, and
+ * any message may be delayed.
+ */
+export function sendsLeaderMessagesFirst(ready: Ready): boolean {
+  return ready.entries.length > 0 || ready.snapshot !== null || ready.committedEntries.length === 0;
 }
 
 /**

@@ -6,11 +6,16 @@
  * hold byte-identical engines.
  *
  * One way to apply an entry (`applyRequest`), two hosts of it:
- * - `DurableKvMachine`: any `KvEngine` (LevelDB on a node, `MemoryKvEngine` in a simulation). Before a
- *   request executes, the keys and ranges it reads are loaded into a small in-memory buffer
- *   (kv-layout.ts `planReads`), the request executes synchronously against that buffer, and its writes
- *   go to the engine as one atomic batch together with the applied index, so after a crash the engine
- *   holds entries 1..applied and none of the later ones (exactly once across restarts).
+ * - `DurableKvMachine`: any `KvEngine` (LevelDB on a node, `MemoryKvEngine` in a simulation), behind a
+ *   write-back cache (`CachedKvEngine`). Before a request executes, the keys and ranges it reads are
+ *   loaded into a small in-memory buffer (kv-layout.ts `planReads`; hot keys come from the cache), the
+ *   request executes synchronously against that buffer, and its writes are staged as one batch together
+ *   with the applied index. The result is answered at once; the batch reaches the engine in the
+ *   background, in order, as one atomic engine batch (possibly merged with the next ones). The Raft log
+ *   is durable, so the engine may lag: after a crash it holds entries 1..n for some n up to the applied
+ *   index and none of the later ones, and the host replays n+1.. from the log (exactly once across
+ *   restarts). Ranges, watches, snapshots and digests wait for the staged batches, so they see exactly
+ *   what was applied; a failed background write fails every later operation and `flushed()`.
  * - `KvStateMachine`: a `MemoryKvEngine` read and written synchronously, for synchronous hosts.
  *
  * Every log index is applied, the leader's no-ops and membership entries included (as empty batches),
@@ -20,6 +25,7 @@
 import { codec } from '../../runtime/codec.js';
 import { assert } from '../../runtime/errors.js';
 import {
+  CachedKvEngine,
   LevelKvEngine,
   MemoryKvEngine,
   digestOf,
@@ -27,6 +33,7 @@ import {
   kvLimits,
   readSnapshot,
   type Disk,
+  type CachedKvEngineLimits,
   type KvEngine,
   type KvEngineEntry,
   type KvEngineWrite,
@@ -118,29 +125,32 @@ const loadBatchMax = 1_000;
 /** The KV state of one replica over an engine. Create with `DurableKvMachine.open` (LevelDB) or `over`. */
 export class DurableKvMachine {
   readonly limits: KvLimits;
-  readonly #engine: KvEngine;
+  readonly #engine: CachedKvEngine;
   readonly #activity = new SessionActivity();
   #state: KvModelState;
 
-  private constructor(engine: KvEngine, limits: KvLimits, state: KvModelState) {
+  private constructor(engine: CachedKvEngine, limits: KvLimits, state: KvModelState) {
     this.#engine = engine;
     this.limits = limits;
     this.#state = state;
   }
 
   /** Opens (creating if missing) the LevelDB database at `location`. */
-  static async open(location: string, limits: Partial<KvLimits> = {}): Promise<DurableKvMachine> {
-    return DurableKvMachine.over(await LevelKvEngine.open(location), limits);
+  static async open(location: string, limits: Partial<KvLimits> = {}, cacheLimits: Partial<CachedKvEngineLimits> = {}): Promise<DurableKvMachine> {
+    return DurableKvMachine.over(await LevelKvEngine.open(location), limits, cacheLimits);
   }
 
-  /** A machine over an open engine (for example a `MemoryKvEngine` in a simulation). */
-  static async over(engine: KvEngine, limits: Partial<KvLimits> = {}): Promise<DurableKvMachine> {
-    const machine = new DurableKvMachine(engine, { ...kvLimits, ...limits }, decodeModelState(undefined));
+  /** A machine over an open engine (for example a `MemoryKvEngine` in a simulation), behind a write-back cache. */
+  static async over(engine: KvEngine, limits: Partial<KvLimits> = {}, cacheLimits: Partial<CachedKvEngineLimits> = {}): Promise<DurableKvMachine> {
+    const machine = new DurableKvMachine(new CachedKvEngine(engine, cacheLimits), { ...kvLimits, ...limits }, decodeModelState(undefined));
     if (engine.restoringIndex === undefined) await machine.#load();
     return machine;
   }
 
+  /** Index of the last entry applied (its effects may still be on their way to the engine). */
   get appliedIndex(): number { return this.#engine.appliedIndex; }
+  /** Index of the last entry whose effects are in the engine (what a crash now keeps, at most). */
+  get writtenIndex(): number { return this.#engine.writtenIndex; }
   /** Whether a snapshot restore was interrupted: the state must be restored again before use. */
   get needsRestore(): boolean { return this.#engine.restoringIndex !== undefined; }
   get sessions(): number { return this.#activity.size; }
@@ -148,8 +158,10 @@ export class DurableKvMachine {
   get modelState(): KvModelState { return this.#state; }
 
   /**
-   * Applies committed entries in order. Entries at or below the applied index were applied before a
-   * restart and are skipped; the rest must continue from it.
+   * Applies committed entries in order and resolves with their results once executed; their writes
+   * reach the engine in the background (`flushed`). Entries at or below the applied index were applied
+   * before a restart and are skipped; the rest must continue from it. While the unwritten writes are past
+   * their bound, it waits for the engine before executing more.
    */
   async apply(entries: readonly Entry[]): Promise<AppliedEntry[]> {
     const results: AppliedEntry[] = [];
@@ -164,6 +176,7 @@ export class DurableKvMachine {
         results.push({ index: entry.index, request: null, applied: null });
         continue;
       }
+      if (this.#engine.backlogged) await this.#engine.flushed();
       const view = new LayoutView(await this.#prefetch(request));
       const outcome = applyRequest(view, this.#state, this.#activity, entry.index, request, this.limits);
       await this.#engine.write(outcome.writes, entry.index);
@@ -174,6 +187,12 @@ export class DurableKvMachine {
     if (skipped !== undefined) await this.#engine.write([], skipped);
     return results;
   }
+
+  /**
+   * Resolves once the effects of every entry applied so far are in the engine; rejects with the failure
+   * of a background write (the replica must then stop and recover from the engine and its log).
+   */
+  flushed(): Promise<void> { return this.#engine.flushed(); }
 
   /** Serves a read-only request outside the log (after ReadIndex): a transaction of ranges and compares. */
   async read(request: KvRequest): Promise<KvApplied['result']> {

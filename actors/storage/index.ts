@@ -1,6 +1,6 @@
 /**
  * Storage: a crash-consistent WAL with group commit, the key-value model (byte keys, revisions,
- * transactions, ranges, events, leases) and its ordered engines (LevelDB and in memory), a store on
+ * transactions, ranges, events, leases) and its ordered engines (LevelDB and in memory, and a write-back cache in front of either), a store on
  * LevelDB with exactly-once replay, atomic snapshots that stream in chunks, the storage actor, and read-only inspection for the
  * CLI. The only public surface of actors/storage.
  */
@@ -15,6 +15,8 @@ export type { AssignedAppend, WalEntry, WalOptions, WalRecovery, WalSegmentInfo 
 export { LevelKvEngine, plainBytes } from './kv.js';
 export type { IndexedCommand, StorePair, ScanOptions } from './kv.js';
 export { MemoryKvEngine, digestOf } from './kv-engine.js';
+export { CachedKvEngine, cachedKvEngineLimits } from './cached-kv-engine.js';
+export type { CachedKvEngineLimits } from './cached-kv-engine.js';
 export type { KvEngine, KvEngineEntry, KvEngineRange, KvEngineWrite, StateDigest, StateVisitor } from './kv-engine.js';
 export {
   bytesEqual, compareBytes, compareHolds, executeKvCommand, hex, inRange, initialModelState, isToEnd, kvLimits, prefixRangeEnd,

@@ -148,8 +148,18 @@ export class LevelKvEngine implements KvEngine {
     return digestOf(this);
   }
 
+  /**
+   * A point read, done synchronously (classic-level's `getSync`): for the small values a state machine
+   * reads, a lookup in LevelDB's memtable and block cache costs less than the round trip through
+   * libuv's thread pool that an asynchronous get takes, and it is on the path of every request.
+   */
   async read(key: Uint8Array): Promise<Uint8Array | undefined> {
-    const value = await this.#db.get(prefixed(key));
+    let value: Uint8Array | undefined;
+    try {
+      value = this.#db.getSync(prefixed(key));
+    } catch (cause) {
+      throw new StorageError('STORAGE_FAILED', `cannot read from the key-value database at ${this.location}`, { cause });
+    }
     return value === undefined ? undefined : plainBytes(value);
   }
 

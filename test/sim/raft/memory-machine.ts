@@ -76,6 +76,7 @@ export class MemoryKvMachine implements ReplicaMachine {
     }
   }
 
+  flushed(): Promise<void> { return this.#machine.flushed(); }
   read(request: KvRequest): ReturnType<DurableKvMachine['read']> { return this.#machine.read(request); }
   watch(poll: KvWatchPoll): ReturnType<DurableKvMachine['watch']> { return this.#machine.watch(poll); }
   leases(): ReturnType<DurableKvMachine['leases']> { return this.#machine.leases(); }

@@ -3,12 +3,14 @@
  * in-memory engine it must give the same results, the same revisions and the same bytes as the
  * synchronous `KvStateMachine`, on seeded random request streams (transactions with compares, ranges,
  * delete-ranges, leases and their revokes, compactions, duplicates, stale sequences, no-ops, garbage
- * entries); plus exactly-once application across a reopen, snapshots, and watches served from it.
+ * entries); plus exactly-once application across a reopen, snapshots, and watches served from it; and
+ * the engine lagging behind the applied results (its writes held back), then losing them in a crash
+ * and catching up by replay, and a failed background write stopping the machine.
  */
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableKvMachine, KvStateMachine, decodeKvRequest, encodeKvRequest, textCommand, type Entry, type KvRequest } from '../../../actors/raft/index.js';
-import { MemoryKvEngine, NodeDisk, SnapshotWriter, prefixRangeEnd, type KvCommand, type KvOp } from '../../../actors/storage/index.js';
+import { MemoryKvEngine, NodeDisk, SnapshotWriter, prefixRangeEnd, type KvCommand, type KvEngine, type KvEngineWrite, type KvOp } from '../../../actors/storage/index.js';
 import { createRng, type Rng } from '../../../runtime/index.js';
 import { TempDirectories } from '../../support/storage-temp.js';
 
@@ -94,6 +96,48 @@ async function applyInChunks(machine: DurableKvMachine, entries: readonly Entry[
   return actual;
 }
 
+/**
+ * An engine whose writes wait until released, over a `MemoryKvEngine` that stands for what is on disk.
+ * A crash drops every write not yet released; a failing engine rejects the next write.
+ */
+class HeldEngine implements KvEngine {
+  readonly disk = new MemoryKvEngine();
+  #held: Array<{ readonly writes: readonly KvEngineWrite[]; readonly index: number; readonly resolve: () => void; readonly reject: (error: unknown) => void }> = [];
+  failWith: Error | undefined;
+
+  get appliedIndex(): number { return this.disk.appliedIndex; }
+  get restoringIndex(): number | undefined { return this.disk.restoringIndex; }
+  get held(): number { return this.#held.length; }
+  read(key: Uint8Array): Promise<Uint8Array | undefined> { return this.disk.read(key); }
+  range(range: Parameters<KvEngine['range']>[0]): ReturnType<KvEngine['range']> { return this.disk.range(range); }
+  write(writes: readonly KvEngineWrite[], index: number): Promise<void> {
+    return new Promise((resolve, reject) => this.#held.push({ writes, index, resolve, reject }));
+  }
+
+  /** Lets the held writes reach the disk, in order (or fail, with `failWith`). */
+  release(): void {
+    for (const write of this.#held.splice(0)) {
+      if (this.failWith !== undefined) write.reject(this.failWith);
+      else {
+        this.disk.writeSync(write.writes, write.index);
+        write.resolve();
+      }
+    }
+  }
+
+  /** kill -9: the held writes never happen. */
+  crash(): void { this.#held = []; }
+  exportState(visitor: Parameters<KvEngine['exportState']>[0]): Promise<number> { return this.disk.exportState(visitor); }
+  digest(): ReturnType<KvEngine['digest']> { return this.disk.digest(); }
+  beginRestore(index: number): Promise<void> { return this.disk.beginRestore(index); }
+  loadPairs(pairs: Parameters<KvEngine['loadPairs']>[0]): Promise<void> { return this.disk.loadPairs(pairs); }
+  finishRestore(): Promise<void> { return this.disk.finishRestore(); }
+  close(): Promise<void> { return this.disk.close(); }
+}
+
+/** Lets the machine's queued work run (its background writes start on a later turn of the queue). */
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe('KV state machine over an engine', () => {
   for (const seed of [1, 2, 3, 4]) {
     it(`gives the same results, revisions and bytes on LevelDB, in memory and synchronously (seed ${seed})`, async () => {
@@ -149,5 +193,84 @@ describe('KV state machine over an engine', () => {
     expect((await target.digest()).digest).toBe((await source.digest()).digest);
     const [retry] = await target.apply([cas(3, 1)]);
     expect(retry!.applied).toMatchObject({ result: { ok: true, type: 'txn', succeeded: true, revision: 2 }, duplicate: true });
+  });
+
+  it('answers from the applied results while the engine lags; a crash loses only unwritten effects, and replay applies each entry exactly once', async () => {
+    const entries = randomEntries(createRng(11), 300);
+    const reference = new KvStateMachine({ sessionsMax: 3, eventsKeptMax: 50 });
+    const expected = applyInMemory(reference, entries);
+    const engine = new HeldEngine();
+    const lagging = await DurableKvMachine.over(engine, { sessionsMax: 3, eventsKeptMax: 50 });
+    const rng = createRng(12);
+    const before: unknown[] = [];
+    for (let start = 0; start < 200;) {
+      const size = rng.int(1, 30);
+      // Results come back with the engine's writes still held, unless a range has to wait for them:
+      // then the engine makes progress.
+      const applying = lagging.apply(entries.slice(start, Math.min(200, start + size)));
+      while (!(await Promise.race([applying.then(() => true), settle().then(() => false)]))) engine.release();
+      for (const applied of await applying) before.push(applied.applied ?? undefined);
+      start = Math.min(200, start + size);
+      if (rng.next() < 0.3) {
+        engine.release();
+        await settle();
+      }
+    }
+    expect(before).toEqual(expected.slice(0, 200));
+    expect(lagging.appliedIndex).toBe(200);
+    // Point reads see what was applied, though the engine has not got it yet.
+    const session = await lagging.apply([{ type: 'normal', term: 1, index: 201, data: encodeKvRequest({ clientId: 'reader', sequence: 1, command: textCommand({ type: 'get', key: 'a' }) }) }]);
+    const at200 = new KvStateMachine({ sessionsMax: 3, eventsKeptMax: 50 });
+    applyInMemory(at200, entries.slice(0, 200));
+    expect(session[0]!.applied?.result).toEqual(at200.read({ command: textCommand({ type: 'get', key: 'a' }) }));
+    expect(engine.held).toBeGreaterThan(0);
+    const written = engine.appliedIndex;
+    expect(written).toBeLessThan(201);
+    engine.crash();
+    // Restart over what reached the disk: a prefix of the batches, with the index they cover.
+    const restarted = await DurableKvMachine.over(engine.disk, { sessionsMax: 3, eventsKeptMax: 50 });
+    expect(restarted.appliedIndex).toBe(written);
+    const replayed = await restarted.apply(entries);
+    expect(replayed.map((entry) => entry.index)).toEqual(entries.filter((entry) => entry.index > written).map((entry) => entry.index));
+    expect(replayed.map((entry) => entry.applied ?? undefined)).toEqual(expected.slice(written));
+    expect(restarted.modelState).toEqual(reference.modelState);
+    expect((await restarted.digest()).digest).toBe((await reference.digest()).digest);
+  });
+
+  it('ranges, watches, digests and snapshots wait for the unwritten effects, so they see exactly what was applied', async () => {
+    const engine = new HeldEngine();
+    const machine = await DurableKvMachine.over(engine);
+    const put = (index: number, key: string): Entry => ({ type: 'normal', term: 1, index, data: encodeKvRequest({ clientId: 'c', sequence: index, command: textCommand({ type: 'put', key, value: key }) }) });
+    await machine.apply([put(1, 'a'), put(2, 'b')]);
+    let digested = false;
+    const digest = machine.digest().then((value) => {
+      digested = true;
+      return value;
+    });
+    const scan = machine.read({ command: textCommand({ type: 'scan', start: 'a', end: null, limit: 10 }) });
+    await settle();
+    expect(digested).toBe(false);
+    while (engine.held > 0) {
+      engine.release();
+      await settle();
+    }
+    expect((await digest).appliedIndex).toBe(2);
+    expect(await scan).toMatchObject({ ok: true, type: 'txn', responses: [{ type: 'range', count: 2 }] });
+    expect(engine.appliedIndex).toBe(2);
+  });
+
+  it('a failed background write fails flushed() and every later operation (the replica stops and recovers by replay)', async () => {
+    const engine = new HeldEngine();
+    const machine = await DurableKvMachine.over(engine);
+    const put = (index: number): Entry => ({ type: 'normal', term: 1, index, data: encodeKvRequest({ clientId: 'c', sequence: index, command: textCommand({ type: 'put', key: 'k', value: String(index) }) }) });
+    const [applied] = await machine.apply([put(1)]);
+    expect(applied!.applied?.result).toMatchObject({ ok: true });
+    const flushed = machine.flushed();
+    engine.failWith = new Error('disk on fire');
+    engine.release();
+    await expect(flushed).rejects.toThrow('disk on fire');
+    await expect(machine.apply([put(2)])).rejects.toThrow('disk on fire');
+    await expect(machine.read({ command: textCommand({ type: 'get', key: 'k' }) })).rejects.toThrow('disk on fire');
+    expect(engine.appliedIndex).toBe(0);
   });
 });
