@@ -90,6 +90,7 @@ describe('connection budgets of an npm start node', () => {
       await Promise.all(clients.map((client) => client.close()));
     }
     await stillServes(node, token, kv);
+    expect(rssMb(node.pid)).toBeLessThan(rssMbMax);
   }, 120_000);
 
   it('cuts off an HTTP request whose headers never finish (header deadline)', async () => {
@@ -103,5 +104,6 @@ describe('connection budgets of an npm start node', () => {
     expect(answer).toContain('408 Request Timeout');
     await waitFor(() => logLines(node.output()).some((line) => line.event === 'cluster.refused' && line.code === 'HTTP_TIMEOUT' && line.remote === '127.0.0.1'), { what: 'the timeout in the log' });
     await stillServes(node, token, kv);
+    expect(rssMb(node.pid)).toBeLessThan(rssMbMax);
   }, 120_000);
 });
