@@ -10,13 +10,15 @@
  * node is counted (`inbound:SENDER_FORGED`). An envelope without a sender stays without one: the
  * receiving actor cannot tell which node sent it, and protocol actors refuse such messages.
  *
- * Delivery classes: user envelopes are at-most-once (FIFO per pair) unless sent with `sendReliable`;
- * the system messages that make death watch work (watch, unwatch, terminated) always go reliably, so a
- * dropped connection cannot lose a watch or a termination notice.
+ * Delivery classes (core/lanes.ts): user envelopes are at-most-once (FIFO per pair) unless sent with
+ * `sendReliable` (the bulk lane); the system messages that make death watch work (watch, unwatch,
+ * terminated) always go reliably, on the notice lane, so a dropped connection cannot lose a watch or
+ * a termination notice, and a backlog of bulk data cannot hold one up.
  */
-import { isRef, type ActorSystem, type Envelope, type Ref, type RemoteRouter, type Terminated } from '../runtime/index.js';
+import type { ActorSystem, Envelope, Ref, RemoteRouter, Terminated } from '../runtime/index.js';
 import type { Counters } from './counters.js';
 import { envelopeOf, type EnvelopeFrame, type StreamFrame } from './core/frames.js';
+import { isTerminatedNotice } from './core/lanes.js';
 import type { LinkManager } from './links.js';
 import type { Abandoned, Peer } from './peer.js';
 
@@ -63,7 +65,8 @@ export class Router implements RemoteRouter {
   }
 
   send(envelope: Envelope): void {
-    this.#send(envelope, isTerminated(envelope.body));
+    // A terminated notice takes the notice lane whatever is asked here (core/lanes.ts).
+    this.#send(envelope, false);
   }
 
   /**
@@ -143,7 +146,7 @@ export class Router implements RemoteRouter {
   #deliverEnvelope(peer: Peer, frame: EnvelopeFrame): 'done' | 'retry' {
     const envelope = stampSender(envelopeOf(frame, this.#system.node), peer.node, this.#dropped);
     const body = envelope.body;
-    if (isTerminated(body) && body.ref.node === peer.node) this.#watches.get(peer.node)?.delete(watchKey(body.ref, envelope.to));
+    if (isTerminatedNotice(body) && body.ref.node === peer.node) this.#watches.get(peer.node)?.delete(watchKey(body.ref, envelope.to));
     const result = this.#system.deliver(envelope);
     if (result.ok) return 'done';
     this.#dropped.add(`inbound:${result.code}`);
@@ -222,10 +225,6 @@ function stampSender(envelope: Envelope, node: string, counters: Counters): Enve
   if (from === undefined || from.node === node) return envelope;
   counters.add('inbound:SENDER_FORGED');
   return { ...envelope, from: { node, path: from.path } };
-}
-
-function isTerminated(body: unknown): body is Terminated {
-  return typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'terminated' && isRef((body as { ref?: unknown }).ref);
 }
 
 function terminatedOf(target: Ref): Terminated {
