@@ -8,7 +8,9 @@
  * (`from.node` becomes the peer's name whatever the frame said), so `ctx.sender.node` of a message
  * from another node is the authenticated peer, never a claim of the sender. A frame that named another
  * node is counted (`inbound:SENDER_FORGED`). An envelope without a sender stays without one: the
- * receiving actor cannot tell which node sent it, and protocol actors refuse such messages.
+ * receiving actor cannot tell which node sent it, and protocol actors refuse such messages. The same
+ * holds for an ask's `replyTo`: the answer goes back to the node the ask came from, never to a node
+ * the frame names (`inbound:REPLY_TO_FORGED`), so a peer cannot aim this node's replies at a third node.
  *
  * Delivery classes (core/lanes.ts): user envelopes are at-most-once (FIFO per pair) unless sent with
  * `sendReliable` (the bulk lane); the system messages that make death watch work (watch, unwatch,
@@ -144,7 +146,7 @@ export class Router implements RemoteRouter {
   }
 
   #deliverEnvelope(peer: Peer, frame: EnvelopeFrame): 'done' | 'retry' {
-    const envelope = stampSender(envelopeOf(frame, this.#system.node), peer.node, this.#dropped);
+    const envelope = stampLink(envelopeOf(frame, this.#system.node), peer.node, this.#dropped);
     const body = envelope.body;
     if (isTerminatedNotice(body) && body.ref.node === peer.node) this.#watches.get(peer.node)?.delete(watchKey(body.ref, envelope.to));
     const result = this.#system.deliver(envelope);
@@ -219,12 +221,23 @@ export class Router implements RemoteRouter {
   }
 }
 
-/** The envelope with its sender's node set to the authenticated peer `node`. */
-function stampSender(envelope: Envelope, node: string, counters: Counters): Envelope {
+/** The envelope with its sender's node and its reply address's node set to the authenticated peer `node`. */
+function stampLink(envelope: Envelope, node: string, counters: Counters): Envelope {
   const from = envelope.from;
-  if (from === undefined || from.node === node) return envelope;
-  counters.add('inbound:SENDER_FORGED');
-  return { ...envelope, from: { node, path: from.path } };
+  const replyTo = envelope.replyTo;
+  const senderForged = from !== undefined && from.node !== node;
+  const replyToForged = replyTo !== undefined && replyTo.node !== node;
+  if (!senderForged && !replyToForged) return envelope;
+  const stamped: { -readonly [Key in keyof Envelope]: Envelope[Key] } = { ...envelope };
+  if (senderForged) {
+    counters.add('inbound:SENDER_FORGED');
+    stamped.from = { node, path: from.path };
+  }
+  if (replyToForged) {
+    counters.add('inbound:REPLY_TO_FORGED');
+    stamped.replyTo = { node, path: replyTo.path };
+  }
+  return stamped;
 }
 
 function terminatedOf(target: Ref): Terminated {
