@@ -3,8 +3,8 @@
  * processes in one cluster, each with its own KV replica).
  * n1 streams reliable items into n2's slow sink (a small mailbox, slow per item) far faster than it
  * drains, so its mailbox is full; meanwhile reliable items to n2's ordinary sink and a death-watch
- * round trip (n1 watches an actor that does not exist on n2: the watch crosses the clogged stream and
- * the `terminated` notice comes back) must still arrive. Every clogged item arrives too, once, in
+ * round trip (n1 watches an actor that does not exist on n2: the watch and the `terminated` notice
+ * that comes back travel on the notice lane, apart from the clogged bulk stream) must still arrive. Every clogged item arrives too, once, in
  * order. After it, n2 still serves a client, the KV value its replica acknowledged before the clog
  * reads back unchanged, and its memory stays under `rssMbMax`.
  */
