@@ -334,14 +334,11 @@ export class Peer {
   #recount(): void {
     let bytes = 0;
     for (const item of this.#priority) bytes += item.size;
-    for (const item of this.#notices.drain()) {
-      bytes += item.size;
-      this.#notices.push(item);
-    }
-    const bulk = this.#bulk.drain();
-    for (const item of bulk) {
-      bytes += item.size;
-      this.#bulk.push(item);
+    for (const queue of [this.#notices, this.#bulk]) {
+      for (const item of queue.drain()) {
+        bytes += item.size;
+        queue.push(item);
+      }
     }
     this.#queuedBytes = bytes;
   }
