@@ -10,8 +10,10 @@
  * it is full, a newcomer from an address that holds fewer places than the heaviest address takes the
  * place of the heaviest address's oldest socket, which the caller closes (HANDSHAKE_EVICTED). A
  * newcomer whose address already holds as many places as any other is refused. So whoever holds the
- * most unauthenticated sockets pays for a full budget, and an address with few (a real client) is
- * admitted however the rest is spread. Every decision is made here, on counts; nothing is timed.
+ * most unauthenticated sockets pays for a full budget, and an address with none (a real client) is
+ * admitted however the rest is spread; if every address holds one, the address that took its place
+ * first goes first, so a newcomer keeps its place for as many admissions as the total allows. Every
+ * decision is made here, on counts; nothing is timed.
  */
 
 /** The outcome of asking for a place: a release function (idempotent) and the socket evicted to make room, or the refusal code. */
@@ -56,7 +58,7 @@ export class HandshakeBudget<Socket = unknown> {
     let evicted: { socket: Socket; address: string } | undefined;
     if (this.#total >= this.totalMax) {
       const heaviest = this.#heaviest();
-      if (heaviest === undefined || heaviest.places.length <= fromAddress + 1) return { ok: false, code: 'TOO_MANY_HANDSHAKES' };
+      if (heaviest === undefined || heaviest.places.length <= fromAddress) return { ok: false, code: 'TOO_MANY_HANDSHAKES' };
       const victim = heaviest.places[0]!;
       this.#release(heaviest.address, victim);
       this.#evictions += 1;
@@ -72,7 +74,7 @@ export class HandshakeBudget<Socket = unknown> {
     return evicted === undefined ? { ok: true, release } : { ok: true, release, evicted };
   }
 
-  /** The address holding the most places (the first found among equals). */
+  /** The address holding the most places; among equals, the one that has held places longest (the map keeps insertion order). */
   #heaviest(): { address: string; places: Array<Place<Socket>> } | undefined {
     let heaviest: { address: string; places: Array<Place<Socket>> } | undefined;
     for (const [address, places] of this.#perAddress) if (heaviest === undefined || places.length > heaviest.places.length) heaviest = { address, places };

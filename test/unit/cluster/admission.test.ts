@@ -8,13 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { HandshakeBudget } from '../../../cluster/admission.js';
 
 describe('the unauthenticated socket budget', () => {
-  it('refuses an address past its share and everyone past the total (TOO_MANY_HANDSHAKES)', () => {
+  it('refuses an address past its share (TOO_MANY_HANDSHAKES), also when the total is full', () => {
     const budget = new HandshakeBudget(5, 2);
     const a = [budget.admit('a', 'a'), budget.admit('a', 'a'), budget.admit('a', 'a')];
     expect(a.map((admission) => admission.ok)).toEqual([true, true, false]);
     expect(a[2]).toEqual({ ok: false, code: 'TOO_MANY_HANDSHAKES' });
-    const others = ['b', 'b', 'c', 'c'].map((address) => budget.admit(address, address));
-    expect(others.map((admission) => admission.ok)).toEqual([true, true, true, false]);
+    expect(['b', 'b', 'c'].map((address) => budget.admit(address, address).ok)).toEqual([true, true, true]);
+    expect(budget.held).toBe(5);
+    // The total is full: c holds fewer than a, so it takes one of a's places; b is at its share.
+    expect(budget.admit('c', 'c')).toMatchObject({ ok: true, evicted: { address: 'a' } });
+    expect(budget.admit('b', 'b')).toEqual({ ok: false, code: 'TOO_MANY_HANDSHAKES' });
     expect(budget.held).toBe(5);
   });
 
@@ -41,14 +44,24 @@ describe('the unauthenticated socket budget', () => {
     expect(budget.evictions).toBe(2);
   });
 
-  it('refuses a newcomer whose address would hold as many as the one it pushes out, so two addresses cannot take turns', () => {
+  it('refuses a newcomer from an address that already holds as many as any other', () => {
     const budget = new HandshakeBudget<string>(4, 4);
     for (const socket of ['a1', 'a2', 'b1', 'b2']) expect(budget.admit(socket[0]!, socket).ok).toBe(true);
     expect(budget.admit('a', 'a3')).toEqual({ ok: false, code: 'TOO_MANY_HANDSHAKES' });
     expect(budget.admit('c', 'c1')).toMatchObject({ ok: true, evicted: { socket: 'a1' } });
-    // a: 1, b: 2, c: 1. c again would leave it at 2 against b's 1: refused.
-    expect(budget.admit('c', 'c2')).toEqual({ ok: false, code: 'TOO_MANY_HANDSHAKES' });
+    // a: 1, b: 2, c: 1. c holds fewer than b, so b gives one up; then every address holds one or two.
+    expect(budget.admit('c', 'c2')).toMatchObject({ ok: true, evicted: { socket: 'b1' } });
+    expect(budget.admit('c', 'c3')).toEqual({ ok: false, code: 'TOO_MANY_HANDSHAKES' });
     expect(budget.held).toBe(4);
+  });
+
+  it('admits a newcomer even when strangers hold one place each from as many addresses as the total, evicting the earliest first', () => {
+    const budget = new HandshakeBudget<string>(4, 4);
+    for (const address of ['s1', 's2', 's3', 's4']) budget.admit(address, address);
+    expect(budget.admit('client', 'client')).toMatchObject({ ok: true, evicted: { socket: 's1' } });
+    // More strangers push out the earlier ones; the client's place outlasts every stranger admitted before it.
+    expect(['s5', 's6', 's7'].map((address) => (budget.admit(address, address) as { evicted?: { socket: string } }).evicted?.socket)).toEqual(['s2', 's3', 's4']);
+    expect((budget.admit('s8', 's8') as { evicted?: { socket: string } }).evicted?.socket).toBe('client');
   });
 
   it('does not count an evicted place twice when its socket closes afterwards', () => {
@@ -58,7 +71,11 @@ describe('the unauthenticated socket budget', () => {
     expect(budget.admit('b', 'b1')).toMatchObject({ ok: true, evicted: { socket: 'a1' } });
     if (!first.ok) throw new Error('admitted');
     first.release(); // the evicted socket's close event
+    first.release();
     expect(budget.held).toBe(2);
-    expect([budget.admit('c', 'c1').ok, budget.held]).toEqual([false, 2]);
+    // a and b hold one each: b cannot take a's last place, a newcomer can.
+    expect(budget.admit('b', 'b2')).toEqual({ ok: false, code: 'TOO_MANY_HANDSHAKES' });
+    expect(budget.admit('c', 'c1')).toMatchObject({ ok: true, evicted: { socket: 'a2' } });
+    expect(budget.held).toBe(2);
   });
 });
