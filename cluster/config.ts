@@ -55,8 +55,14 @@ export interface ClusterSettings {
   /** At-least-once: first redelivery delay and its ceiling (doubling in between). */
   readonly redeliverMsMin: number;
   readonly redeliverMsMax: number;
-  /** At-least-once: unacknowledged messages kept per peer; more are refused with OUTBOX_FULL. */
+  /** At-least-once: unacknowledged messages kept per peer on the bulk lane; more are refused with OUTBOX_FULL. */
   readonly outboxMax: number;
+  /**
+   * Unacknowledged death-watch notices (watch, unwatch, terminated) kept per peer on the notice lane
+   * (core/lanes.ts), apart from bulk data; more are refused with OUTBOX_FULL, and a refused watch
+   * tells its watcher at once that the target is unreachable.
+   */
+  readonly noticeOutboxMax: number;
   /**
    * At-least-once, receiving side: reliable frames whose target mailbox is full are parked (and
    * acknowledged) so the stream to other actors goes on; at most this many per sending node ...
@@ -140,6 +146,7 @@ export const defaultSettings: ClusterSettings = {
   redeliverMsMin: 300,
   redeliverMsMax: 5_000,
   outboxMax: 100_000,
+  noticeOutboxMax: 65_536,
   parkedMax: 10_000,
   parkedBytesMax: 32 * 1024 * 1024,
   parkRetryMsMin: 20,

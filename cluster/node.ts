@@ -181,7 +181,7 @@ class RunningNode implements ClusterNode {
   readonly #clients: ClientServer;
   readonly #metrics: Registry;
   readonly #http: HttpHandler | undefined;
-  readonly #budget: HandshakeBudget;
+  readonly #budget: HandshakeBudget<Duplex>;
   #state: 'running' | 'leaving' | 'stopped' = 'running';
   /** The latest reason a dial failed while this node was still joining (for /healthz). */
   #joinFailure: { readonly address: string; readonly code: string; readonly message: string } | undefined;
@@ -408,7 +408,7 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 
 function routeServer(server: Server, parts: {
   links: LinkManager; clients: ClientServer; http: HttpHandler | undefined; settings: ClusterSettings; tls: ClusterTlsOptions | undefined; problems: Counters;
-  log: Logger; budget: HandshakeBudget;
+  log: Logger; budget: HandshakeBudget<Duplex>;
 }): void {
   const nodeSockets = new WebSocketServer({ noServer: true, maxPayload: parts.settings.frameBytesMax, perMessageDeflate: false });
   const clientSockets = new WebSocketServer({ noServer: true, maxPayload: parts.settings.frameBytesMax, perMessageDeflate: false });
@@ -426,8 +426,14 @@ function routeServer(server: Server, parts: {
     if (path === '/cluster' && parts.tls?.requireClientCert === true && !(request.socket as TLSSocket).authorized) {
       return refuse(socket, remote, path, '401 Unauthorized', 'TLS_CLIENT_CERT');
     }
-    const admitted = budget.admit(remote);
+    const admitted = budget.admit(remote, socket);
     if (!admitted.ok) return refuse(socket, remote, path, '503 Service Unavailable', admitted.code);
+    if (admitted.evicted !== undefined) {
+      // The budget was full and another address held more of it: its oldest stranger makes room.
+      parts.problems.add('handshake:HANDSHAKE_EVICTED');
+      parts.log.warn('cluster.refused', { code: 'HANDSHAKE_EVICTED', remote: admitted.evicted.address, endpoint: 'unauthenticated', reason: `room for ${remote}` });
+      admitted.evicted.socket.destroy();
+    }
     socket.once('close', admitted.release);
     // The upgrade itself is under the handshake deadline too, so a half-finished upgrade cannot hold a place.
     const upgradeDeadline = setTimeout(() => {

@@ -5,10 +5,11 @@
  *
  * Send path: a message is checked (plain data, size estimate) when it is queued and encoded with the
  * rest of its batch when flushed, so, as with local tells, a message must not be changed after it is
- * sent. A flush writes priority frames (acks, gossip, control) first, then bulk frames in batches
+ * sent. A flush writes priority frames (acks, gossip, control) first, then the notice lane's frames
+ * (death watch, see core/lanes.ts), then bulk frames (at-most-once and the bulk lane) in batches
  * while the socket's buffered amount stays under the high-water mark; the write callback resumes a
- * held-back flush. Heartbeats skip the queue entirely, so a backlog of bulk data never delays them by
- * more than the high-water mark.
+ * held-back flush. Heartbeats skip the queue entirely, so a backlog of bulk data never delays them,
+ * or a death-watch notice, by more than the high-water mark.
  * Overflow policy: when the queue is full a new at-most-once frame is refused (SEND_QUEUE_FULL) and
  * reported to the host (dead letter, failed ask); frames already queued are never dropped for it.
  */
@@ -17,11 +18,12 @@ import { Encoder } from 'cbor-x';
 import { EncodeError } from '../runtime/index.js';
 import type { ClusterSettings } from './config.js';
 import { Deque } from './core/deque.js';
-import { FrameProblem, parseLinkFrame, streamWire, type LinkFrame, type StreamFrame, type StreamMessage } from './core/frames.js';
+import { FrameProblem, laneOf, parseLinkFrame, streamWire, type LinkFrame, type StreamFrame, type StreamMessage } from './core/frames.js';
+import { deliveryClass, lanes, type Lane } from './core/lanes.js';
 import {
   ackDue, classifyReliable, createDedupeWindow, createInbox, createOutbox, createParking, cumulativeAck, drainParked, dueParked, hasParked,
   nextParkedDueMs, outboxSize, parkedHead, outboxStep, park, parkedDelivered, parkedRefused, reliableDelivered, takeInOrder, unacknowledged,
-  type DedupeWindow, type InboxState, type OutboxEffect, type OutboxState, type ParkingState,
+  type DedupeWindow, type InboxState, type OutboxEffect, type OutboxState, type OutboxSettings, type ParkingState,
 } from './core/reliable.js';
 import { measurePlain } from './core/plain.js';
 import { encodeBatch } from './core/wire.js';
@@ -87,6 +89,18 @@ interface ReliablePayload {
   bytes: Uint8Array | undefined;
 }
 
+/** The sending and receiving state of one reliable lane toward one peer. */
+interface LaneState {
+  outbox: OutboxState<ReliablePayload>;
+  readonly dedupe: DedupeWindow;
+  readonly parking: ParkingState<StreamFrame>;
+}
+
+/** The outbox bound of `lane`. */
+function outboxSettings(settings: ClusterSettings, lane: Lane): OutboxSettings {
+  return { outboxMax: lane === 'notice' ? settings.noticeOutboxMax : settings.outboxMax, redeliverMsMin: settings.redeliverMsMin, redeliverMsMax: settings.redeliverMsMax };
+}
+
 /** Upper bound of the encoded size of a stream frame without the envelope body (strings at 3 bytes a character). */
 function overheadBytes(message: StreamMessage): number {
   if (message.type !== 'envelope') return 64 + 3 * (message.target.length + message.watcher.node.length + message.watcher.path.length);
@@ -130,14 +144,15 @@ export class Peer {
   forwardLifecycle = false;
   readonly counters: PeerCounters = { framesOut: 0, framesIn: 0, batchesOut: 0, redelivered: 0, duplicates: 0, outOfOrder: 0, gaps: 0, parked: 0, rejected: 0 };
   readonly #host: PeerHost;
+  /** At-most-once frames and the bulk lane, in order, written under the high-water mark. */
   readonly #bulk = new Deque<QueueItem>();
+  /** The notice lane, written before any bulk frame. */
+  readonly #notices = new Deque<QueueItem>();
   #priority: QueueItem[] = [];
   #queuedBytes = 0;
   #seq = 0;
-  #outbox: OutboxState<ReliablePayload>;
+  readonly #lanes: Readonly<Record<Lane, LaneState>>;
   #inbox: InboxState | undefined;
-  readonly #dedupe: DedupeWindow;
-  readonly #parking: ParkingState<StreamFrame>;
   #parkingTimer: TimerHandle | undefined;
   #flushScheduled = false;
   #writesInFlight = 0;
@@ -149,24 +164,30 @@ export class Peer {
     this.node = node;
     this.address = address;
     this.#host = host;
-    this.#outbox = createOutbox(host.settings);
-    this.#dedupe = createDedupeWindow(host.settings.dedupeWindow);
-    this.#parking = createParking(host.settings);
+    const lane = (name: Lane): LaneState => ({
+      outbox: createOutbox(outboxSettings(host.settings, name)), dedupe: createDedupeWindow(host.settings.dedupeWindow), parking: createParking(host.settings),
+    });
+    this.#lanes = { bulk: lane('bulk'), notice: lane('notice') };
   }
 
-  /** Inbound reliable frames parked for a full mailbox, awaiting another attempt. */
+  /** Inbound reliable frames parked for a full mailbox, awaiting another attempt (both lanes). */
   get parked(): number {
-    return this.#parking.count;
+    return this.#lanes.bulk.parking.count + this.#lanes.notice.parking.count;
   }
 
   /** Frames waiting to be written. */
   get queuedFrames(): number {
-    return this.#bulk.length + this.#priority.length;
+    return this.#bulk.length + this.#notices.length + this.#priority.length;
   }
 
-  /** Reliable messages not yet acknowledged. */
+  /** Reliable messages not yet acknowledged (both lanes). */
   get unacknowledged(): number {
-    return outboxSize(this.#outbox);
+    return outboxSize(this.#lanes.bulk.outbox) + outboxSize(this.#lanes.notice.outbox);
+  }
+
+  /** Messages not yet acknowledged on one lane. */
+  unacknowledgedOn(lane: Lane): number {
+    return outboxSize(this.#lanes[lane].outbox);
   }
 
   /**
@@ -180,7 +201,7 @@ export class Peer {
     this.link = { socket, incarnation, dialledByPeer };
     this.forwardLifecycle = false;
     socket.setHandler({ frames: (frames) => this.#receive(socket, frames), closed: onClosed });
-    this.#apply(outboxStep(this.#outbox, { type: 'connected', nowMs: this.#host.clock.now() }));
+    for (const lane of lanes) this.#apply(lane, outboxStep(this.#lanes[lane].outbox, { type: 'connected', nowMs: this.#host.clock.now() }));
     this.#scheduleFlush();
   }
 
@@ -189,14 +210,16 @@ export class Peer {
     this.link = undefined;
     this.forwardLifecycle = false;
     this.#bulk.removeWhere((item) => item.reliable);
+    this.#notices.drain();
     this.#recount();
-    this.#apply(outboxStep(this.#outbox, { type: 'disconnected' }));
+    for (const lane of lanes) outboxStep(this.#lanes[lane].outbox, { type: 'disconnected' });
   }
 
   /**
-   * Queues a stream message. At-most-once messages get the next seq and may be refused with
-   * SEND_QUEUE_FULL, or an encode error code for a body that is not plain data or too large; reliable
-   * ones go through the outbox (OUTBOX_FULL).
+   * Queues a stream message on the stream core/lanes.ts picks: death-watch traffic on the notice lane,
+   * others on the bulk lane when `reliable`, else at-most-once. At-most-once messages get the next seq
+   * and may be refused with SEND_QUEUE_FULL, or an encode error code for a body that is not plain data
+   * or too large; reliable ones go through their lane's outbox (OUTBOX_FULL).
    */
   sendStream(message: StreamMessage, reliable: boolean): { ok: true } | { ok: false; code: string } {
     const settings = this.#host.settings;
@@ -207,22 +230,8 @@ export class Peer {
       if (error instanceof EncodeError) return { ok: false, code: error.code };
       throw error;
     }
-    if (reliable) {
-      const payload: ReliablePayload = { message, size, wire: undefined, bytes: undefined };
-      if (size > settings.batchBytesMax) {
-        // Too large to share a batch: encoded now (with the number the outbox will give it), so a
-        // FRAME_TOO_LARGE reaches the sender instead of the outbox.
-        const encoded = this.#encodeAlone(streamWire(message, { reliable: this.#outbox.nextRseq }));
-        if (!encoded.ok) return encoded;
-        payload.bytes = encoded.bytes;
-      }
-      const effects = outboxStep(this.#outbox, { type: 'send', payload, nowMs: this.#host.clock.now() });
-      const refused = effects.find((effect) => effect.type === 'refused');
-      if (refused !== undefined) return { ok: false, code: refused.code };
-      this.#apply(effects);
-      this.#armRetry();
-      return { ok: true };
-    }
+    const stream = deliveryClass(message, reliable, size);
+    if (stream !== 'atMostOnce') return this.#sendReliable(message, size, stream);
     if (this.#bulk.length >= settings.sendQueueFramesMax || this.#queuedBytes >= settings.sendQueueBytesMax) return { ok: false, code: 'SEND_QUEUE_FULL' };
     const wire = streamWire(message, { seq: this.#seq + 1 });
     let item: QueueItem = { wire, bytes: undefined, size, reliable: false, message };
@@ -235,6 +244,24 @@ export class Peer {
     this.#bulk.push(item);
     this.#queuedBytes += item.size;
     this.#scheduleFlush();
+    return { ok: true };
+  }
+
+  #sendReliable(message: StreamMessage, size: number, lane: Lane): { ok: true } | { ok: false; code: string } {
+    const outbox = this.#lanes[lane].outbox;
+    const payload: ReliablePayload = { message, size, wire: undefined, bytes: undefined };
+    if (size > this.#host.settings.batchBytesMax) {
+      // Too large to share a batch: encoded now (with the number the outbox will give it), so a
+      // FRAME_TOO_LARGE reaches the sender instead of the outbox.
+      const encoded = this.#encodeAlone(streamWire(message, { reliable: outbox.nextRseq, lane }));
+      if (!encoded.ok) return encoded;
+      payload.bytes = encoded.bytes;
+    }
+    const effects = outboxStep(outbox, { type: 'send', payload, nowMs: this.#host.clock.now() });
+    const refused = effects.find((effect) => effect.type === 'refused');
+    if (refused !== undefined) return { ok: false, code: refused.code };
+    this.#apply(lane, effects);
+    this.#armRetry();
     return { ok: true };
   }
 
@@ -281,14 +308,19 @@ export class Peer {
     this.#retryTimer = undefined;
     this.#ackTimer = undefined;
     this.#parkingTimer = undefined;
-    for (const frame of drainParked(this.#parking)) this.#host.rejectedInbound(this, frame, code);
+    for (const lane of lanes) for (const frame of drainParked(this.#lanes[lane].parking)) this.#host.rejectedInbound(this, frame, code);
   }
 
   #resetIncarnation(code: string): void {
     const queued = this.#bulk.drain().filter((item) => !item.reliable);
-    const pending = unacknowledged(this.#outbox);
-    this.#outbox = createOutbox(this.#host.settings);
-    if (this.link !== undefined) this.#outbox.connected = true;
+    this.#notices.drain();
+    const pending: ReliablePayload[] = [];
+    for (const lane of lanes) {
+      const state = this.#lanes[lane];
+      pending.push(...unacknowledged(state.outbox));
+      state.outbox = createOutbox(outboxSettings(this.#host.settings, lane));
+      if (this.link !== undefined) state.outbox.connected = true;
+    }
     this.#recount();
     this.#report(queued, code);
     this.#host.abandoned(this, pending.map((payload) => ({ message: payload.message })), code);
@@ -302,21 +334,23 @@ export class Peer {
   #recount(): void {
     let bytes = 0;
     for (const item of this.#priority) bytes += item.size;
-    const bulk = this.#bulk.drain();
-    for (const item of bulk) {
-      bytes += item.size;
-      this.#bulk.push(item);
+    for (const queue of [this.#notices, this.#bulk]) {
+      for (const item of queue.drain()) {
+        bytes += item.size;
+        queue.push(item);
+      }
     }
     this.#queuedBytes = bytes;
   }
 
-  #apply(effects: ReadonlyArray<OutboxEffect<ReliablePayload>>): void {
+  #apply(lane: Lane, effects: ReadonlyArray<OutboxEffect<ReliablePayload>>): void {
+    const queue = lane === 'notice' ? this.#notices : this.#bulk;
     for (const effect of effects) {
       if (effect.type !== 'transmit') continue;
       const payload = effect.payload;
-      payload.wire ??= streamWire(payload.message, { reliable: effect.rseq });
+      payload.wire ??= streamWire(payload.message, { reliable: effect.rseq, lane });
       if (effect.redelivery) this.counters.redelivered += 1;
-      this.#bulk.push({ wire: payload.wire, bytes: payload.bytes, size: payload.bytes?.length ?? payload.size, reliable: true, message: payload.message });
+      queue.push({ wire: payload.wire, bytes: payload.bytes, size: payload.bytes?.length ?? payload.size, reliable: true, message: payload.message });
       this.#queuedBytes += payload.size;
     }
     if (effects.length > 0) this.#scheduleFlush();
@@ -327,8 +361,8 @@ export class Peer {
     const intervalMs = Math.max(10, Math.floor(this.#host.settings.redeliverMsMin / 2));
     const tick = (): void => {
       this.#retryTimer = undefined;
-      if (outboxSize(this.#outbox) === 0) return;
-      this.#apply(outboxStep(this.#outbox, { type: 'tick', nowMs: this.#host.clock.now() }));
+      if (this.unacknowledged === 0) return;
+      for (const lane of lanes) this.#apply(lane, outboxStep(this.#lanes[lane].outbox, { type: 'tick', nowMs: this.#host.clock.now() }));
       this.#retryTimer = this.#host.clock.setTimeout(tick, intervalMs);
     };
     this.#retryTimer = this.#host.clock.setTimeout(tick, intervalMs);
@@ -359,16 +393,24 @@ export class Peer {
       this.#priority = [];
       for (let start = 0; start < priority.length; start += settings.batchFramesMax) this.#write(socket, priority.slice(start, start + settings.batchFramesMax));
     }
-    while (this.#bulk.length > 0) {
-      if (socket.bufferedAmount >= settings.bufferedBytesHighWater) return; // resumed by a write callback
+    // Notices are few and bounded (noticeOutboxMax): all of them go now, ahead of any bulk frame.
+    this.#writeBatches(socket, this.#notices, Number.POSITIVE_INFINITY);
+    this.#writeBatches(socket, this.#bulk, settings.bufferedBytesHighWater); // resumed by a write callback when held back
+  }
+
+  /** Writes `queue` in batches while the socket holds less than `highWater` bytes. */
+  #writeBatches(socket: FramedSocket, queue: Deque<QueueItem>, highWater: number): void {
+    const settings = this.#host.settings;
+    while (queue.length > 0) {
+      if (socket.bufferedAmount >= highWater) return;
       // A batch holds frames of one kind: objects encoded together, or bytes encoded before.
-      const encoded = this.#bulk.peek()!.bytes !== undefined;
+      const encoded = queue.peek()!.bytes !== undefined;
       const batch: QueueItem[] = [];
       let bytes = 0;
-      while (this.#bulk.length > 0 && batch.length < settings.batchFramesMax) {
-        const next = this.#bulk.peek()!;
+      while (queue.length > 0 && batch.length < settings.batchFramesMax) {
+        const next = queue.peek()!;
         if (batch.length > 0 && ((next.bytes !== undefined) !== encoded || bytes + next.size > settings.batchBytesMax)) break;
-        batch.push(this.#bulk.shift()!);
+        batch.push(queue.shift()!);
         bytes += next.size;
       }
       this.#write(socket, batch);
@@ -427,9 +469,11 @@ export class Peer {
         case 'heartbeat':
           this.#host.heartbeat(this);
           break;
-        case 'ack':
-          this.#apply(outboxStep(this.#outbox, { type: 'ack', upTo: frame.upTo }));
+        case 'ack': {
+          const lane = laneOf(frame);
+          this.#apply(lane, outboxStep(this.#lanes[lane].outbox, { type: 'ack', upTo: frame.upTo }));
           break;
+        }
         case 'envelope':
         case 'watch':
         case 'unwatch':
@@ -448,21 +492,24 @@ export class Peer {
       else this.counters.outOfOrder += 1;
       return;
     }
-    const id = frame.type === 'envelope' ? frame.id : `~${inbox.incarnation}.${frame.reliable}`;
-    switch (classifyReliable(inbox, this.#dedupe, frame.reliable, id)) {
+    const lane = laneOf(frame);
+    const position = inbox.lanes[lane];
+    const dedupe = this.#lanes[lane].dedupe;
+    const id = frame.type === 'envelope' ? frame.id : `~${inbox.incarnation}.${lane}.${frame.reliable}`;
+    switch (classifyReliable(position, dedupe, frame.reliable, id)) {
       case 'deliver':
-        this.#take(frame);
-        reliableDelivered(inbox, this.#dedupe, frame.reliable, id);
+        this.#take(frame, lane);
+        reliableDelivered(position, dedupe, frame.reliable, id);
         this.#ackSoon();
         return;
       case 'duplicate':
         this.counters.duplicates += 1;
-        reliableDelivered(inbox, this.#dedupe, frame.reliable, id);
+        reliableDelivered(position, dedupe, frame.reliable, id);
         this.#ackSoon();
         return;
       case 'stale':
         this.counters.duplicates += 1;
-        this.sendControl({ type: 'ack', upTo: cumulativeAck(inbox) });
+        this.sendControl(ackFrame(lane, cumulativeAck(position)));
         return;
       case 'gap':
         this.counters.gaps += 1;
@@ -475,12 +522,13 @@ export class Peer {
    * its target's mailbox is full (or earlier frames for that target are parked), or, with the parking
    * lot full, hands it back to the host as rejected (MAILBOX_FULL).
    */
-  #take(frame: StreamFrame): void {
+  #take(frame: StreamFrame, lane: Lane): void {
+    const parking = this.#lanes[lane].parking;
     const target = frame.type === 'envelope' ? frame.path : frame.target;
     const nowMs = this.#host.clock.now();
-    if (!hasParked(this.#parking, target) && this.#host.deliverStream(this, frame) === 'done') return;
+    if (!hasParked(parking, target) && this.#host.deliverStream(this, frame) === 'done') return;
     const bytes = frame.type === 'envelope' ? parkedBytes(frame.body, this.#host.codec.limits.messageDepthMax) : 256;
-    if (park(this.#parking, { target, payload: frame, bytes, nowMs }) === 'rejected') {
+    if (park(parking, { target, payload: frame, bytes, nowMs }) === 'rejected') {
       this.counters.rejected += 1;
       this.#host.rejectedInbound(this, frame, 'MAILBOX_FULL');
       return;
@@ -491,8 +539,9 @@ export class Peer {
 
   #armParking(): void {
     if (this.#parkingTimer !== undefined) return;
-    const dueMs = nextParkedDueMs(this.#parking);
-    if (dueMs === undefined) return;
+    const due = lanes.map((lane) => nextParkedDueMs(this.#lanes[lane].parking)).filter((ms): ms is number => ms !== undefined);
+    if (due.length === 0) return;
+    const dueMs = Math.min(...due);
     this.#parkingTimer = this.#host.clock.setTimeout(() => {
       this.#parkingTimer = undefined;
       this.#retryParked();
@@ -500,18 +549,21 @@ export class Peer {
     }, Math.max(1, dueMs - this.#host.clock.now()));
   }
 
-  /** Retries the head of every due target queue, moving on down a queue while its target accepts. */
+  /** Retries the head of every due target queue of each lane, moving on down a queue while its target accepts. */
   #retryParked(): void {
     const nowMs = this.#host.clock.now();
-    for (const due of dueParked(this.#parking, nowMs)) {
-      let frame: StreamFrame | undefined = due.payload;
-      while (frame !== undefined) {
-        if (this.#host.deliverStream(this, frame) === 'retry') {
-          parkedRefused(this.#parking, due.target, nowMs);
-          break;
+    for (const lane of lanes) {
+      const parking = this.#lanes[lane].parking;
+      for (const due of dueParked(parking, nowMs)) {
+        let frame: StreamFrame | undefined = due.payload;
+        while (frame !== undefined) {
+          if (this.#host.deliverStream(this, frame) === 'retry') {
+            parkedRefused(parking, due.target, nowMs);
+            break;
+          }
+          parkedDelivered(parking, due.target, nowMs);
+          frame = parkedHead(parking, due.target);
         }
-        parkedDelivered(this.#parking, due.target, nowMs);
-        frame = parkedHead(this.#parking, due.target);
       }
     }
   }
@@ -533,7 +585,14 @@ export class Peer {
     this.#unackedDeliveries = 0;
     const inbox = this.#inbox;
     if (inbox === undefined) return;
-    const upTo = ackDue(inbox);
-    if (upTo !== undefined) this.sendControl({ type: 'ack', upTo });
+    for (const lane of lanes) {
+      const upTo = ackDue(inbox.lanes[lane]);
+      if (upTo !== undefined) this.sendControl(ackFrame(lane, upTo));
+    }
   }
+}
+
+/** The cumulative ack of `lane` (the bulk lane's without a lane field, as before there were two). */
+function ackFrame(lane: Lane, upTo: number): LinkFrame {
+  return lane === 'bulk' ? { type: 'ack', upTo } : { type: 'ack', upTo, lane };
 }

@@ -8,15 +8,19 @@
  * (`from.node` becomes the peer's name whatever the frame said), so `ctx.sender.node` of a message
  * from another node is the authenticated peer, never a claim of the sender. A frame that named another
  * node is counted (`inbound:SENDER_FORGED`). An envelope without a sender stays without one: the
- * receiving actor cannot tell which node sent it, and protocol actors refuse such messages.
+ * receiving actor cannot tell which node sent it, and protocol actors refuse such messages. The same
+ * holds for an ask's `replyTo`: the answer goes back to the node the ask came from, never to a node
+ * the frame names (`inbound:REPLY_TO_FORGED`), so a peer cannot aim this node's replies at a third node.
  *
- * Delivery classes: user envelopes are at-most-once (FIFO per pair) unless sent with `sendReliable`;
- * the system messages that make death watch work (watch, unwatch, terminated) always go reliably, so a
- * dropped connection cannot lose a watch or a termination notice.
+ * Delivery classes (core/lanes.ts): user envelopes are at-most-once (FIFO per pair) unless sent with
+ * `sendReliable` (the bulk lane); the system messages that make death watch work (watch, unwatch,
+ * terminated) always go reliably, on the notice lane, so a dropped connection cannot lose a watch or
+ * a termination notice, and a backlog of bulk data cannot hold one up.
  */
-import { isRef, type ActorSystem, type Envelope, type Ref, type RemoteRouter, type Terminated } from '../runtime/index.js';
+import type { ActorSystem, Envelope, Ref, RemoteRouter, Terminated } from '../runtime/index.js';
 import type { Counters } from './counters.js';
 import { envelopeOf, type EnvelopeFrame, type StreamFrame } from './core/frames.js';
+import { isTerminatedNotice } from './core/lanes.js';
 import type { LinkManager } from './links.js';
 import type { Abandoned, Peer } from './peer.js';
 
@@ -63,7 +67,8 @@ export class Router implements RemoteRouter {
   }
 
   send(envelope: Envelope): void {
-    this.#send(envelope, isTerminated(envelope.body));
+    // A terminated notice takes the notice lane whatever is asked here (core/lanes.ts).
+    this.#send(envelope, false);
   }
 
   /**
@@ -141,9 +146,9 @@ export class Router implements RemoteRouter {
   }
 
   #deliverEnvelope(peer: Peer, frame: EnvelopeFrame): 'done' | 'retry' {
-    const envelope = stampSender(envelopeOf(frame, this.#system.node), peer.node, this.#dropped);
+    const envelope = stampLink(envelopeOf(frame, this.#system.node), peer.node, this.#dropped);
     const body = envelope.body;
-    if (isTerminated(body) && body.ref.node === peer.node) this.#watches.get(peer.node)?.delete(watchKey(body.ref, envelope.to));
+    if (isTerminatedNotice(body) && body.ref.node === peer.node) this.#watches.get(peer.node)?.delete(watchKey(body.ref, envelope.to));
     const result = this.#system.deliver(envelope);
     if (result.ok) return 'done';
     this.#dropped.add(`inbound:${result.code}`);
@@ -216,16 +221,23 @@ export class Router implements RemoteRouter {
   }
 }
 
-/** The envelope with its sender's node set to the authenticated peer `node`. */
-function stampSender(envelope: Envelope, node: string, counters: Counters): Envelope {
+/** The envelope with its sender's node and its reply address's node set to the authenticated peer `node`. */
+function stampLink(envelope: Envelope, node: string, counters: Counters): Envelope {
   const from = envelope.from;
-  if (from === undefined || from.node === node) return envelope;
-  counters.add('inbound:SENDER_FORGED');
-  return { ...envelope, from: { node, path: from.path } };
-}
-
-function isTerminated(body: unknown): body is Terminated {
-  return typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'terminated' && isRef((body as { ref?: unknown }).ref);
+  const replyTo = envelope.replyTo;
+  const senderForged = from !== undefined && from.node !== node;
+  const replyToForged = replyTo !== undefined && replyTo.node !== node;
+  if (!senderForged && !replyToForged) return envelope;
+  const stamped: { -readonly [Key in keyof Envelope]: Envelope[Key] } = { ...envelope };
+  if (senderForged) {
+    counters.add('inbound:SENDER_FORGED');
+    stamped.from = { node, path: from.path };
+  }
+  if (replyToForged) {
+    counters.add('inbound:REPLY_TO_FORGED');
+    stamped.replyTo = { node, path: replyTo.path };
+  }
+  return stamped;
 }
 
 function terminatedOf(target: Ref): Terminated {

@@ -4,6 +4,7 @@
  *   - listens on 127.0.0.1:7401 (TROUPE_LISTEN) for nodes, clients and HTTP (/healthz, /metrics, /api/tree, /ui);
  *   - keeps its data (the storage actor's WAL + LevelDB, the Raft replica's log and state) in ./data/<name> (TROUPE_DATA);
  *   - runs a replica of the replicated KV store at /root/raft; its group is TROUPE_KV_PEERS (default: this node alone);
+ *   - joins the cluster of the nodes listed in TROUPE_SEEDS (comma-separated ws:// addresses; default: none, it founds its own);
  *   - the cluster secret and the admin client token come from TROUPE_SECRET / TROUPE_TOKEN, or are generated
  *     for this run and printed (a generated secret means no other node can join; set one to build a cluster);
  *     TROUPE_TOKENS adds scoped client tokens, e.g. 'app=<secret>:kv:read,kv:write,send:/root/app/**'
@@ -25,9 +26,10 @@ const secret = process.env.TROUPE_SECRET ?? randomBytes(32).toString('hex');
 const token = process.env.TROUPE_TOKEN ?? randomBytes(16).toString('hex');
 const scopedTokens = parseTokenSpecs(process.env.TROUPE_TOKENS ?? '');
 const kvPeers = (process.env.TROUPE_KV_PEERS ?? name).split(',').filter((peer) => peer !== '');
+const seeds = (process.env.TROUPE_SEEDS ?? '').split(',').filter((seed) => seed !== '');
 
 const node = await createClusterNode({
-  name, listen, secret, dataDir, tokens: [adminToken('admin', token), ...scopedTokens],
+  name, listen, seeds, secret, dataDir, tokens: [adminToken('admin', token), ...scopedTokens],
   // Refusals (forgeries and FORBIDDEN requests among them), failed joins, crash reports, restarts, escalations and why the node stops are logged to stderr as JSON lines (TROUPE_LOG_LEVEL).
   // The root's intensity matches `troupe start`: a crash storm in the demo actors escalates to /root/demo,
   // which costs the root one restart, so the defaults (3 in 5 s) would let a few storms stop the node.

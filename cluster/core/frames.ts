@@ -10,22 +10,30 @@
  *   acceptor -> accept | reject { code, message }
  *
  * Stream frames (envelope, watch, unwatch) carry exactly one of `seq` (at-most-once, ordered) or
- * `reliable: n`, their place in the at-least-once stream of the pair (see `reliable.ts`).
+ * `reliable: n`, their place in one of the pair's two at-least-once lanes (see `lanes.ts` and
+ * `reliable.ts`): the bulk lane, or, with `lane: 'notice'`, the notice lane of death-watch traffic.
+ * An `ack` acknowledges the bulk lane, or with `lane: 'notice'` the notice lane.
  *
  * Envelopes, the one frame sent per remote message, travel in a compact positional form instead of a
  * map (half the bytes and half the decoding time of the same fields keyed by name):
  *   [stream, position, id, path, body]            stream 0: at-most-once (position = seq),
- *   [stream, position, id, path, body, options]   stream 1: reliable (position = reliable number)
+ *   [stream, position, id, path, body, options]   stream 1: bulk lane, stream 2: notice lane (position = reliable number)
  * where `options` holds the fields only asks and replies carry { from, corr, replyTo, deadlineMs,
  * attempt, failure }. Every other frame is a map with a `type`.
  */
 import { validateNodeName, validatePath, type Envelope, type InspectionEvent, type Ref } from '../../runtime/index.js';
+import type { Lane } from './lanes.js';
 import { FrameProblem, bytes, finite, guarded, integer, oneOf, record, refOf, text, type Parsed } from './validate.js';
 
 export { FrameProblem } from './validate.js';
 
-/** Version of the link protocol; a peer speaking another version is refused with PROTOCOL_VERSION. */
+/** Version of the client protocol (the client hello); a client speaking another version is refused with PROTOCOL_VERSION. */
 export const protocolVersion = 1;
+/**
+ * Version of the node-to-node link protocol (the handshake hello, and the label its proofs are made
+ * under); a peer speaking another version is refused with PROTOCOL_VERSION. Version 2 added the notice lane.
+ */
+export const linkProtocolVersion = 2;
 /** Length of handshake nonces and proofs (HMAC-SHA256). */
 export const nonceBytes = 32;
 const codeLengthMax = 64;
@@ -57,6 +65,8 @@ export interface EnvelopeFrame {
   readonly type: 'envelope';
   readonly seq?: number;
   readonly reliable?: number;
+  /** The reliable lane (`reliable` set): absent means the bulk lane. */
+  readonly lane?: Lane;
   readonly id: string;
   readonly path: string;
   readonly body: unknown;
@@ -73,6 +83,8 @@ export interface WatchFrame {
   readonly type: 'watch' | 'unwatch';
   readonly seq?: number;
   readonly reliable?: number;
+  /** The reliable lane (`reliable` set): absent means the bulk lane. */
+  readonly lane?: Lane;
   readonly target: string;
   readonly watcher: Ref;
 }
@@ -82,7 +94,7 @@ export type LinkFrame =
   | { readonly type: 'heartbeat'; readonly sentMs: number }
   | EnvelopeFrame
   | WatchFrame
-  | { readonly type: 'ack'; readonly upTo: number }
+  | { readonly type: 'ack'; readonly upTo: number; readonly lane?: Lane }
   | { readonly type: 'gossip'; readonly members: readonly GossipMember[] }
   | { readonly type: 'control'; readonly id: number; readonly op: 'tree' }
   | { readonly type: 'controlReply'; readonly id: number; readonly ok: true; readonly value: unknown }
@@ -93,6 +105,11 @@ export type LinkFrame =
 
 /** Frames that belong to an ordered stream (at-most-once by `seq`, or at-least-once by `reliable`). */
 export type StreamFrame = EnvelopeFrame | WatchFrame;
+
+/** The reliable lane of a reliable stream frame or an ack. */
+export function laneOf(frame: { readonly lane?: Lane }): Lane {
+  return frame.lane ?? 'bulk';
+}
 
 /** Parses one handshake frame. */
 export function parseHandshakeFrame(value: unknown): Parsed<HandshakeFrame> {
@@ -149,8 +166,10 @@ function linkFrame(value: unknown, membersMax: number): LinkFrame {
           type: frame.type, ...streamPosition(frame), target: actorPath(frame.target, 'target'),
           watcher: refOf(frame.watcher, 'watcher'),
         };
-      case 'ack':
-        return { type: 'ack', upTo: integer(frame.upTo, 'upTo', 0) };
+      case 'ack': {
+        const upTo = integer(frame.upTo, 'upTo', 0);
+        return frame.lane === undefined || frame.lane === null ? { type: 'ack', upTo } : { type: 'ack', upTo, lane: oneOf(frame.lane, 'lane', ['bulk', 'notice'] as const) };
+      }
       case 'gossip':
         return { type: 'gossip', members: gossipMembers(frame.members, membersMax) };
       case 'control':
@@ -186,13 +205,21 @@ export type StreamMessage =
   | { readonly type: 'envelope'; readonly envelope: Envelope }
   | { readonly type: 'watch' | 'unwatch'; readonly target: string; readonly watcher: Ref };
 
+/** Where a stream message goes: its at-most-once seq, or its number in a reliable lane. */
+export type StreamPosition = { readonly seq: number } | { readonly reliable: number; readonly lane: Lane };
+
 /** The wire form of a stream message at its stream position (see the positional envelope form above). */
-export function streamWire(message: StreamMessage, position: { readonly seq: number } | { readonly reliable: number }): unknown {
+export function streamWire(message: StreamMessage, position: StreamPosition): unknown {
   const reliable = 'reliable' in position;
   const number = reliable ? position.reliable : position.seq;
-  if (message.type !== 'envelope') return { type: message.type, [reliable ? 'reliable' : 'seq']: number, target: message.target, watcher: message.watcher };
+  const notice = reliable && position.lane === 'notice';
+  if (message.type !== 'envelope') {
+    const frame: Record<string, unknown> = { type: message.type, [reliable ? 'reliable' : 'seq']: number, target: message.target, watcher: message.watcher };
+    if (notice) frame.lane = 'notice';
+    return frame;
+  }
   const envelope = message.envelope;
-  const wire: unknown[] = [reliable ? 1 : 0, number, envelope.id, envelope.to.path, envelope.body];
+  const wire: unknown[] = [notice ? 2 : reliable ? 1 : 0, number, envelope.id, envelope.to.path, envelope.body];
   if (envelope.from === undefined && envelope.corr === undefined && envelope.replyTo === undefined && envelope.deadlineMs === undefined
     && envelope.attempt === undefined && envelope.failure === undefined) return wire;
   const options: Record<string, unknown> = {};
@@ -210,13 +237,14 @@ export function streamWire(message: StreamMessage, position: { readonly seq: num
 function envelopeFrame(wire: readonly unknown[]): EnvelopeFrame {
   if (wire.length !== 5 && wire.length !== 6) throw new FrameProblem('FRAME_INVALID', 'an envelope has 5 or 6 elements');
   const stream = wire[0];
-  if (stream !== 0 && stream !== 1) throw new FrameProblem('FRAME_INVALID', 'envelope stream must be 0 or 1');
+  if (stream !== 0 && stream !== 1 && stream !== 2) throw new FrameProblem('FRAME_INVALID', 'envelope stream must be 0, 1 or 2');
   const position = integer(wire[1], stream === 0 ? 'seq' : 'reliable', 1);
   const frame: { -readonly [Key in keyof EnvelopeFrame]?: EnvelopeFrame[Key] } = {
     type: 'envelope', id: text(wire[2], 'id', idLengthMax), path: actorPath(wire[3], 'path'), body: wire[4],
   };
   if (stream === 0) frame.seq = position;
   else frame.reliable = position;
+  if (stream === 2) frame.lane = 'notice';
   if (wire.length === 6) envelopeOptions(record(wire[5], 'options'), frame);
   return frame as EnvelopeFrame;
 }
@@ -240,12 +268,17 @@ function isReplyPath(path: unknown): boolean {
   return typeof path === 'string' && path.startsWith('/temp/');
 }
 
-/** Exactly one of `seq` (at-most-once) and `reliable` (at-least-once). */
-function streamPosition(frame: Record<string, unknown>): { seq: number } | { reliable: number } {
+/** Exactly one of `seq` (at-most-once) and `reliable` (at-least-once, with its lane; a lane only with `reliable`). */
+function streamPosition(frame: Record<string, unknown>): { seq: number } | { reliable: number; lane?: Lane } {
   const seq = frame.seq === undefined || frame.seq === null ? undefined : integer(frame.seq, 'seq', 1);
   const reliable = frame.reliable === undefined || frame.reliable === null ? undefined : integer(frame.reliable, 'reliable', 1);
   if ((seq === undefined) === (reliable === undefined)) throw new FrameProblem('FRAME_INVALID', 'a stream frame carries exactly one of seq and reliable');
-  return seq !== undefined ? { seq } : { reliable: reliable! };
+  const lane = frame.lane === undefined || frame.lane === null ? undefined : oneOf(frame.lane, 'lane', ['bulk', 'notice'] as const);
+  if (seq !== undefined) {
+    if (lane !== undefined) throw new FrameProblem('FRAME_INVALID', 'an at-most-once frame has no lane');
+    return { seq };
+  }
+  return lane === 'notice' ? { reliable: reliable!, lane } : { reliable: reliable! };
 }
 
 function controlReply(frame: Record<string, unknown>): LinkFrame {

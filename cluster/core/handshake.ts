@@ -12,7 +12,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { HandshakeFrame } from './frames.js';
-import { protocolVersion } from './frames.js';
+import { linkProtocolVersion } from './frames.js';
 
 /** Who a side of a link is. */
 export interface Identity {
@@ -29,7 +29,7 @@ const encoder = new TextEncoder();
 /** The bytes a proof is computed over. */
 export function transcript(role: 'dialer' | 'acceptor', dialer: Identity, dialerNonce: Uint8Array, acceptor: Identity, acceptorNonce: Uint8Array): Uint8Array {
   const parts = [
-    encoder.encode(`troupe-link-v${protocolVersion}`), encoder.encode(role),
+    encoder.encode(`troupe-link-v${linkProtocolVersion}`), encoder.encode(role),
     encoder.encode(dialer.node), encoder.encode(String(dialer.incarnation)), dialerNonce,
     encoder.encode(acceptor.node), encoder.encode(String(acceptor.incarnation)), acceptorNonce,
   ];
@@ -80,7 +80,7 @@ export function createAcceptor(self: Identity, secret: Uint8Array, nonce: Uint8A
 /** Feeds one handshake frame to the acceptor. */
 export function acceptorStep(state: AcceptorState, frame: HandshakeFrame): HandshakeStep<AcceptorState> {
   if (state.phase === 'awaitHello' && frame.type === 'hello') {
-    if (frame.version !== protocolVersion) return fail('PROTOCOL_VERSION', `protocol version ${frame.version} is not ${protocolVersion}`);
+    if (frame.version !== linkProtocolVersion) return fail('PROTOCOL_VERSION', `protocol version ${frame.version} is not ${linkProtocolVersion}`);
     if (frame.node === state.self.node) return fail('SELF_CONNECT', 'a node dialled itself');
     const peer: PeerIdentity = { node: frame.node, incarnation: frame.incarnation, address: frame.address };
     const proof = proofOf(state.secret, transcript('acceptor', peer, frame.nonce, state.self, state.nonce));
@@ -107,7 +107,7 @@ export type DialerState =
 export function createDialer(self: Identity, secret: Uint8Array, nonce: Uint8Array): HandshakeStep<DialerState> {
   return {
     state: { phase: 'awaitChallenge', self, secret, nonce },
-    send: [{ type: 'hello', version: protocolVersion, node: self.node, incarnation: self.incarnation, address: self.address, nonce }],
+    send: [{ type: 'hello', version: linkProtocolVersion, node: self.node, incarnation: self.incarnation, address: self.address, nonce }],
   };
 }
 

@@ -13,11 +13,16 @@
  * cumulatively, and also drops any envelope id it has already delivered within a bounded window, so a
  * message re-sent by the application with the same id (an idempotency key) has one effect too.
  *
+ * A pair has two such streams, its lanes (`lanes.ts`): bulk and notice. Each lane has its own
+ * outbox, receiving position (`LaneInbox`), dedupe window and parking lot; nothing here is shared
+ * between them, so a lane never waits for the other.
+ *
  * Invariants: outbox entries are in strictly increasing `rseq` order; `ackedUpTo` never decreases; the
  * receiver's `expected` never decreases; the dedupe window never exceeds its bound.
  * The state objects are owned by one caller and updated in place so every step is O(1) amortised.
  */
 import { assert } from '../../runtime/index.js';
+import type { Lane } from './lanes.js';
 
 /** Outbox parameters. */
 export interface OutboxSettings {
@@ -160,20 +165,26 @@ export function rememberId(window: DedupeWindow, id: string): void {
   }
 }
 
-/** The receiver side of one sender incarnation. */
-export interface InboxState {
-  readonly incarnation: number;
-  /** Highest at-most-once seq taken. */
-  lastSeq: number;
+/** The receiver side of one reliable lane. */
+export interface LaneInbox {
   /** Next reliable number expected. */
   expected: number;
   /** Highest reliable number acknowledged to the sender. */
   ackedUpTo: number;
 }
 
+/** The receiver side of one sender incarnation. */
+export interface InboxState {
+  readonly incarnation: number;
+  /** Highest at-most-once seq taken. */
+  lastSeq: number;
+  /** Each reliable lane's position. */
+  readonly lanes: Readonly<Record<Lane, LaneInbox>>;
+}
+
 /** A fresh inbox for a sender incarnation. */
 export function createInbox(incarnation: number): InboxState {
-  return { incarnation, lastSeq: 0, expected: 1, ackedUpTo: 0 };
+  return { incarnation, lastSeq: 0, lanes: { bulk: { expected: 1, ackedUpTo: 0 }, notice: { expected: 1, ackedUpTo: 0 } } };
 }
 
 /** At-most-once ordering: true if a frame with `seq` may be delivered (and records it). */
@@ -187,27 +198,27 @@ export function takeInOrder(state: InboxState, seq: number): boolean {
  * What to do with a reliable frame: `deliver` it (then call `reliableDelivered`), skip a `duplicate`
  * (an id seen before: it counts as delivered), re-ack a `stale` copy, or drop a frame after a `gap`.
  */
-export function classifyReliable(state: InboxState, window: DedupeWindow, rseq: number, id: string): 'deliver' | 'duplicate' | 'stale' | 'gap' {
+export function classifyReliable(state: LaneInbox, window: DedupeWindow, rseq: number, id: string): 'deliver' | 'duplicate' | 'stale' | 'gap' {
   if (rseq < state.expected) return 'stale';
   if (rseq > state.expected) return 'gap';
   return window.ids.has(id) ? 'duplicate' : 'deliver';
 }
 
-/** Records that reliable frame `rseq` with `id` was delivered (or skipped as a duplicate). */
-export function reliableDelivered(state: InboxState, window: DedupeWindow, rseq: number, id: string): void {
+/** Records that reliable frame `rseq` with `id` was delivered (or skipped as a duplicate) on its lane. */
+export function reliableDelivered(state: LaneInbox, window: DedupeWindow, rseq: number, id: string): void {
   assert(rseq === state.expected, 'reliable frames are taken in order', { rseq, expected: state.expected });
   state.expected += 1;
   rememberId(window, id);
 }
 
 /** The cumulative ack position (to re-ack a stale copy whose ack was lost). */
-export function cumulativeAck(state: InboxState): number {
+export function cumulativeAck(state: LaneInbox): number {
   state.ackedUpTo = state.expected - 1;
   return state.ackedUpTo;
 }
 
 /** The cumulative ack to send now, if one is due. */
-export function ackDue(state: InboxState): number | undefined {
+export function ackDue(state: LaneInbox): number | undefined {
   const upTo = state.expected - 1;
   if (upTo <= state.ackedUpTo) return undefined;
   state.ackedUpTo = upTo;

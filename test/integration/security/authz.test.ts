@@ -6,7 +6,8 @@
  * Reproductions: a client (admin or not) forging raft.heartbeat at the leader's term, or with term
  * 2^53 - 1; an authenticated peer speaking for another replica; an authenticated peer sending a term
  * the WAL could not replay, then a restart; a non-admin client stopping /root/raft through the root
- * supervisor or reading /system/deadLetters. After each: the node still answers a legitimate client,
+ * supervisor or reading /system/deadLetters; an authenticated peer aiming an ask's reply at another node
+ * (its replyTo is stamped with the link's peer). After each: the node still answers a legitimate client,
  * its resident memory stays under `rssBytesMax`, and KV data acknowledged before the attack reads
  * back unchanged. The node is killed on every path (afterAll).
  */
@@ -97,6 +98,13 @@ async function replicaStatus(key: string): Promise<number> {
   return Number(match?.[1] ?? 0);
 }
 
+/** A `troupe_messages_dropped_total` counter of the node by code (0 when absent). */
+async function droppedCount(code: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${node!.port}/metrics`)).text();
+  const match = new RegExp(`troupe_messages_dropped_total\\{[^}]*code="${code}"[^}]*\\} (\\d+)`).exec(text);
+  return Number(match?.[1] ?? 0);
+}
+
 /** The node still serves a legitimate client, within its memory bound, with the acknowledged data intact. */
 async function stillHealthy(expectedTerm: number): Promise<void> {
   expect(node!.child.exitCode).toBeNull();
@@ -179,6 +187,24 @@ describe('raft trusts the link, not the body', () => {
     // A higher-term heartbeat stepped into the core would have made the leader step down.
     await stillHealthy(leaderTerm);
     expect(node!.output).toContain('raft.senderRefused');
+  });
+});
+
+describe('replies go back over the link the ask came from', () => {
+  it('answers an authenticated peer\'s ask on its own link even when its replyTo names another node, and counts the forgery', async () => {
+    const forgedBefore = await droppedCount('inbound:REPLY_TO_FORGED');
+    const mallory = await RawPeer.authenticated(node!.url, 'mallory-reply', secret);
+    try {
+      // An ask whose answer would go to `victim` if the node trusted the frame: a reflection through this node.
+      mallory.sendFrames([[0, 1, 'reflect-1', '/root/demo/echo', 'where to?', { corr: 'c-reflect', replyTo: { node: 'victim', path: '/temp/ask-c-reflect' } }]]);
+      const reply = await mallory.nextFrame((frame) => Array.isArray(frame) && frame[3] === '/temp/ask-c-reflect') as unknown[];
+      expect(reply[4]).toEqual({ type: 'echo', body: 'where to?' });
+      expect(reply[5]).toMatchObject({ corr: 'c-reflect' });
+      await waitFor(async () => (await droppedCount('inbound:REPLY_TO_FORGED')) >= forgedBefore + 1, { timeoutMs: 20_000, intervalMs: 100, what: 'the forged replyTo counted' });
+    } finally {
+      mallory.close();
+    }
+    await stillHealthy(leaderTerm);
   });
 });
 

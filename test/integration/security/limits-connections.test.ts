@@ -1,8 +1,9 @@
 /**
  * Connection budgets against a real `npm start` node: strangers holding unauthenticated sockets open
  * take places from their own small budget (per address, and in total), never the slots of
- * authenticated clients; each is dropped at the handshake deadline; a slow HTTP request is cut off by
- * the header deadline. Refusals are logged with their code and the remote address. After each attack
+ * authenticated clients; each is dropped at the handshake deadline; strangers spread over many
+ * addresses cannot hold the whole total either (the heaviest address gives up its oldest socket to an
+ * address holding fewer); a slow HTTP request is cut off by the header deadline. Refusals are logged with their code and the remote address. After each attack
  * the node answers a legitimate client, keeps the KV value acknowledged before it, and its memory
  * stays bounded.
  */
@@ -15,14 +16,22 @@ import { kvPut, RawClient, rssMb, startNpmNode, stillServes, stopStartedNodes, t
 const secret = 'limits-connections-secret';
 const token = 'limits-connections-token';
 const kv = { key: 'before-attack', value: 'acknowledged' };
-/** The default budget of unauthenticated sockets per remote address (cluster settings). */
+/** The default budget of unauthenticated sockets per remote address (cluster settings) ... */
 const perAddressMax = 64;
+/** ... and in total. */
+const totalMax = 512;
 /** The node's resident memory stays under this through the attacks (it starts near 150-250 MB). */
 const rssMbMax = 500;
 
 /** Structured log lines (JSON) the node wrote. */
 function logLines(output: string): Array<Record<string, unknown>> {
   return output.split('\n').filter((line) => line.startsWith('{"level"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** A counter of the node's /metrics with the given `code` label (0 when absent). */
+async function counter(node: StartedNode, name: string, code: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${node.port}/metrics`)).text();
+  return Number(new RegExp(`^${name}\\{[^}]*code="${code}"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
 /** A gauge from the node's /metrics. */
@@ -90,6 +99,28 @@ describe('connection budgets of an npm start node', () => {
       await Promise.all(clients.map((client) => client.close()));
     }
     await stillServes(node, token, kv);
+    expect(rssMb(node.pid)).toBeLessThan(rssMbMax);
+  }, 120_000);
+
+  it('strangers on nine addresses cannot hold the whole budget: a real client still gets a place, and an eviction is logged', async () => {
+    const addresses = Array.from({ length: 9 }, (_, index) => `127.0.0.${11 + index}`);
+    expect(addresses.length * perAddressMax).toBeGreaterThan(totalMax);
+    const attackers: RawClient[] = [];
+    try {
+      for (const address of addresses) for (let index = 0; index < perAddressMax; index += 1) attackers.push(new RawClient(node.url, { localAddress: address }));
+      await Promise.all(attackers.map((attacker) => attacker.opened));
+      // The strangers filled the total between them, and the later addresses took places from the heavier ones.
+      await waitFor(async () => (await counter(node, 'troupe_frames_rejected_total', 'handshake:HANDSHAKE_EVICTED')) > 0, { what: 'an eviction counted' });
+      // A real client (from 127.0.0.1, which holds nothing) is admitted while the strangers hold the budget, and served.
+      await stillServes(node, token, kv);
+      await waitFor(() => logLines(node.output()).some((line) => line.event === 'cluster.refused' && line.code === 'HANDSHAKE_EVICTED' && addresses.includes(line.remote as string)),
+        { what: 'the eviction in the log' });
+      expect(await gauge(node, 'troupe_unauthenticated_sockets_peak_per_address')).toBeLessThanOrEqual(perAddressMax);
+    } finally {
+      for (const attacker of attackers) attacker.terminate();
+    }
+    await stillServes(node, token, kv);
+    expect(rssMb(node.pid)).toBeLessThan(rssMbMax);
   }, 120_000);
 
   it('cuts off an HTTP request whose headers never finish (header deadline)', async () => {
@@ -103,5 +134,6 @@ describe('connection budgets of an npm start node', () => {
     expect(answer).toContain('408 Request Timeout');
     await waitFor(() => logLines(node.output()).some((line) => line.event === 'cluster.refused' && line.code === 'HTTP_TIMEOUT' && line.remote === '127.0.0.1'), { what: 'the timeout in the log' });
     await stillServes(node, token, kv);
+    expect(rssMb(node.pid)).toBeLessThan(rssMbMax);
   }, 120_000);
 });

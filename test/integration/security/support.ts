@@ -1,6 +1,6 @@
 /**
- * What the limits tests share: an `npm start` node process (examples/start-node.ts, with its KV
- * replica) on loopback, its resident memory from /proc, KV writes and reads through the client SDK,
+ * What the limits tests share: `npm start` node processes (examples/start-node.ts, each with its own
+ * KV replica, joined into one cluster through their seeds) on loopback, its resident memory from /proc, KV writes and reads through the client SDK,
  * and raw WebSockets that speak the client protocol without the SDK (to play a client that never
  * reads). Every process started here is killed by `stopStartedNodes`.
  */
@@ -19,6 +19,7 @@ import { textCommand, textResult, type KvAppliedResult } from '../../../actors/r
 
 /** A running `npm start` node. */
 export interface StartedNode {
+  readonly name: string;
   readonly port: number;
   readonly url: string;
   readonly pid: number;
@@ -30,13 +31,15 @@ export interface StartedNode {
 const started = new Set<ChildProcess>();
 const directories: string[] = [];
 
-/** Starts `examples/start-node.ts` and waits for its listening line. */
-export async function startNpmNode(options: { secret: string; token: string; name?: string }): Promise<StartedNode> {
+/** Starts `examples/start-node.ts` (named `name`, default n1, joining `seeds` if given) and waits for its listening line. */
+export async function startNpmNode(options: { secret: string; token: string; name?: string; seeds?: readonly string[] }): Promise<StartedNode> {
+  const name = options.name ?? 'n1';
   const dataDir = await mkdtemp(join(tmpdir(), 'troupe-limits-'));
   directories.push(dataDir);
   const child = spawnChild(process.execPath, ['--import', 'tsx', 'examples/start-node.ts'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, TROUPE_LISTEN: '127.0.0.1:0', TROUPE_DATA: dataDir, TROUPE_TOKEN: options.token, TROUPE_SECRET: options.secret, TROUPE_NAME: options.name ?? 'n1', TROUPE_LOG_LEVEL: 'info' },
+    env: { ...process.env, TROUPE_LISTEN: '127.0.0.1:0', TROUPE_DATA: dataDir, TROUPE_TOKEN: options.token, TROUPE_SECRET: options.secret, TROUPE_NAME: name,
+      TROUPE_SEEDS: (options.seeds ?? []).join(','), TROUPE_KV_PEERS: name, TROUPE_TOKENS: '', TROUPE_LOG_LEVEL: 'info' },
   });
   started.add(child);
   child.once('exit', () => started.delete(child));
@@ -46,7 +49,7 @@ export async function startNpmNode(options: { secret: string; token: string; nam
   await waitFor(() => output.includes('(Ctrl-C to stop)') || child.exitCode !== null, { timeoutMs: 90_000, what: 'the node to start' });
   const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
   if (!(port > 0)) throw new Error(`the node did not start:\n${output}`);
-  return { port, url: `ws://127.0.0.1:${port}`, pid: child.pid!, child, dataDir, output: () => output };
+  return { name, port, url: `ws://127.0.0.1:${port}`, pid: child.pid!, child, dataDir, output: () => output };
 }
 
 /** Kills every node started here (SIGKILL) and removes their data. */
@@ -85,13 +88,23 @@ export async function kvGet(client: TroupeClient, node: string, key: string): Pr
   return reply.value;
 }
 
+/** Writes `kv` through a fresh client of `node` to its own replica; resolves once the write is acknowledged. */
+export async function kvPutOn(node: StartedNode, token: string, kv: { key: string; value: string }): Promise<void> {
+  const client = await connect(node.url, { token });
+  try {
+    await kvPut(client, node.name, kv.key, kv.value);
+  } finally {
+    await client.close();
+  }
+}
+
 /** The node still serves a legitimate client: a fresh connection, an echo ask, and the KV value written before. */
 export async function stillServes(node: StartedNode, token: string, kv: { key: string; value: string }): Promise<void> {
   const client = await connect(node.url, { token });
   try {
-    const echoed = await client.ask({ node: 'n1', path: '/root/demo/echo' }, 'still there?', { timeoutMs: 20_000 });
+    const echoed = await client.ask({ node: node.name, path: '/root/demo/echo' }, 'still there?', { timeoutMs: 20_000 });
     if (JSON.stringify(echoed) !== JSON.stringify({ type: 'echo', body: 'still there?' })) throw new Error(`echo answered ${JSON.stringify(echoed)}`);
-    const value = await kvGet(client, 'n1', kv.key);
+    const value = await kvGet(client, node.name, kv.key);
     if (value !== kv.value) throw new Error(`kv ${kv.key} reads ${JSON.stringify(value)}, expected ${kv.value}`);
   } finally {
     await client.close();

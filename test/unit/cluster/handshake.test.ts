@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   acceptorStep, constantTimeEqual, createAcceptor, createDialer, dialerStep, proofOf, transcript, type AcceptorState, type DialerState,
 } from '../../../cluster/core/handshake.js';
-import type { HandshakeFrame } from '../../../cluster/core/frames.js';
+import { linkProtocolVersion, type HandshakeFrame } from '../../../cluster/core/frames.js';
 
 const secret = new TextEncoder().encode('cluster secret');
 const dialer = { node: 'a', incarnation: 1, address: 'ws://a' };
@@ -72,7 +72,8 @@ describe('link handshake', () => {
     const state = createAcceptor(acceptor, secret, nonce(2));
     expect(acceptorStep(state, { type: 'auth', proof: nonce(0) }).verdict).toMatchObject({ ok: false, code: 'HANDSHAKE_INVALID' });
     expect(acceptorStep(state, { type: 'hello', version: 99, node: 'a', incarnation: 1, address: '', nonce: nonce(1) }).verdict).toMatchObject({ ok: false, code: 'PROTOCOL_VERSION' });
-    expect(acceptorStep(state, { type: 'hello', version: 1, node: 'b', incarnation: 1, address: '', nonce: nonce(1) }).verdict).toMatchObject({ ok: false, code: 'SELF_CONNECT' });
+    expect(acceptorStep(state, { type: 'hello', version: 1, node: 'a', incarnation: 1, address: '', nonce: nonce(1) }).verdict).toMatchObject({ ok: false, code: 'PROTOCOL_VERSION' });
+    expect(acceptorStep(state, { type: 'hello', version: linkProtocolVersion, node: 'b', incarnation: 1, address: '', nonce: nonce(1) }).verdict).toMatchObject({ ok: false, code: 'SELF_CONNECT' });
   });
 
   it('compares proofs in constant time and by full length', () => {

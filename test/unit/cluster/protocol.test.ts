@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Codec, codec } from '../../../runtime/index.js';
-import { FrameProblem, envelopeOf, parseHandshakeFrame, parseLinkFrame, streamWire, type EnvelopeFrame } from '../../../cluster/core/frames.js';
+import { FrameProblem, envelopeOf, laneOf, parseHandshakeFrame, parseLinkFrame, streamWire, type EnvelopeFrame } from '../../../cluster/core/frames.js';
 import { parseClientFrame, parseServerFrame } from '../../../cluster/core/client-frames.js';
 import { measurePlain } from '../../../cluster/core/plain.js';
 import { arrayHeader, decodeMessage, encodeBatch } from '../../../cluster/core/wire.js';
@@ -63,7 +63,7 @@ describe('envelope frames', () => {
       id: 'n1.x.2', to: { node: 'n2', path: '/root/echo' }, body: [1n, { bytes: 'as-text' }], from: { node: 'n1', path: '/a' },
       corr: 'x.2', replyTo: { node: 'n1', path: '/temp/ask-x.2' }, deadlineMs: 12.5, attempt: 1,
     };
-    const askFrame = roundTrip(streamWire({ type: 'envelope', envelope: ask }, { reliable: 3 }));
+    const askFrame = roundTrip(streamWire({ type: 'envelope', envelope: ask }, { reliable: 3, lane: 'bulk' }));
     expect(askFrame.reliable).toBe(3);
     expect(envelopeOf(askFrame, 'n2')).toEqual(ask);
     const failure = { id: 'f', to: { node: 'n1', path: '/temp/ask-x.2' }, body: null, corr: 'x.2', failure: { code: 'NO_SUCH_ACTOR', message: 'gone' } };
@@ -72,7 +72,7 @@ describe('envelope frames', () => {
 
   it('refuses envelopes with a bad shape as FRAME_INVALID', () => {
     const bad: unknown[] = [
-      [0, 1, 'id', 'no-slash', 1], [2, 1, 'id', '/a', 1], [0, 0, 'id', '/a', 1], [0, 1, '', '/a', 1], [0, 1, 'id', '/a'],
+      [0, 1, 'id', 'no-slash', 1], [3, 1, 'id', '/a', 1], [-1, 1, 'id', '/a', 1], [2, 0, 'id', '/a', 1], [0, 0, 'id', '/a', 1], [0, 1, '', '/a', 1], [0, 1, 'id', '/a'],
       [0, 1, 'id', '/a', 1, { corr: 'c' }], [0, 1, 'id', '/a', 1, { from: { node: 'bad node', path: '/x' } }], [0, 1, 'id', '/a', 1, 'options'],
     ];
     for (const wire of bad) expect(parseLinkFrame(wire, 10)).toMatchObject({ code: 'FRAME_INVALID' });
@@ -84,6 +84,31 @@ describe('envelope frames', () => {
     expect(parseLinkFrame({ type: 'watch', seq: 1, reliable: 2, target: '/a', watcher: { node: 'n', path: '/w' } }, 10)).toMatchObject({ code: 'FRAME_INVALID' });
     expect(parseLinkFrame({ type: 'gossip', members: new Array(11).fill({ name: 'a', incarnation: 1, address: '', status: 'up' }) }, 10)).toMatchObject({ code: 'FRAME_INVALID' });
     expect(parseLinkFrame({ type: 'ack', upTo: -1 }, 10)).toMatchObject({ code: 'FRAME_INVALID' });
+    expect(parseLinkFrame({ type: 'ack', upTo: 1, lane: 'express' }, 10)).toMatchObject({ code: 'FRAME_INVALID' });
+    expect(parseLinkFrame({ type: 'watch', seq: 1, lane: 'notice', target: '/a', watcher: { node: 'n', path: '/w' } }, 10)).toMatchObject({ code: 'FRAME_INVALID' });
+    expect(parseLinkFrame({ type: 'watch', reliable: 1, lane: 7, target: '/a', watcher: { node: 'n', path: '/w' } }, 10)).toMatchObject({ code: 'FRAME_INVALID' });
+  });
+});
+
+describe('the notice lane on the wire', () => {
+  const watcher = { node: 'n1', path: '/root/w' };
+
+  it('carries notice-lane envelopes as stream 2 and bulk-lane ones as stream 1, each with its number', () => {
+    const notice = { id: 'n1.t.1', to: { node: 'n2', path: '/root/w' }, body: { type: 'terminated', ref: { node: 'n1', path: '/root/x' }, reason: 'stopped' } };
+    const wire = streamWire({ type: 'envelope', envelope: notice }, { reliable: 4, lane: 'notice' });
+    expect(wire).toEqual([2, 4, 'n1.t.1', '/root/w', notice.body]);
+    expect(parseLinkFrame(wire, 10)).toEqual({ type: 'envelope', reliable: 4, lane: 'notice', id: 'n1.t.1', path: '/root/w', body: notice.body });
+    expect(streamWire({ type: 'envelope', envelope: notice }, { reliable: 4, lane: 'bulk' })).toEqual([1, 4, 'n1.t.1', '/root/w', notice.body]);
+    expect(laneOf(parseLinkFrame([1, 4, 'n1.t.1', '/root/w', null], 10) as EnvelopeFrame)).toBe('bulk');
+  });
+
+  it('carries watches with their lane, and acks of either lane', () => {
+    const wire = streamWire({ type: 'watch', target: '/root/x', watcher }, { reliable: 2, lane: 'notice' });
+    expect(wire).toEqual({ type: 'watch', reliable: 2, lane: 'notice', target: '/root/x', watcher });
+    expect(parseLinkFrame(wire, 10)).toEqual(wire);
+    expect(parseLinkFrame(streamWire({ type: 'unwatch', target: '/root/x', watcher }, { reliable: 2, lane: 'bulk' }), 10)).toEqual({ type: 'unwatch', reliable: 2, target: '/root/x', watcher });
+    expect(parseLinkFrame({ type: 'ack', upTo: 3, lane: 'notice' }, 10)).toEqual({ type: 'ack', upTo: 3, lane: 'notice' });
+    expect(laneOf(parseLinkFrame({ type: 'ack', upTo: 3 }, 10) as { lane?: 'bulk' | 'notice' })).toBe('bulk');
   });
 });
 

@@ -15,7 +15,7 @@ interface Frame { readonly rseq: number; readonly target: string; readonly id: s
 
 /** A receiver as the peer runs it: mailboxes with a capacity, delivered messages per target. */
 function receiver(capacity: Record<string, number>) {
-  const inbox = createInbox(1);
+  const inbox = createInbox(1).lanes.bulk;
   const window = createDedupeWindow(100);
   const parking: ParkingState<Frame> = createParking(settings);
   const delivered: Record<string, string[]> = {};

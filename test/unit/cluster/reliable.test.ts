@@ -57,7 +57,7 @@ describe('the outbox', () => {
 
 describe('the inbox', () => {
   it('takes only the next expected number, re-acks stale copies and skips ids it has delivered', () => {
-    const inbox = createInbox(7);
+    const inbox = createInbox(7).lanes.bulk;
     const window = createDedupeWindow(10);
     expect(classifyReliable(inbox, window, 2, 'b')).toBe('gap');
     expect(classifyReliable(inbox, window, 1, 'a')).toBe('deliver');
@@ -83,7 +83,7 @@ describe('at-least-once over a faulty channel (seeded simulation)', () => {
     const rng = createRng(seed);
     const count = 500;
     const outbox = createOutbox<number>(settings);
-    const inbox = createInbox(1);
+    const inbox = createInbox(1).lanes.bulk;
     const window = createDedupeWindow(64);
     const delivered: number[] = [];
     let nowMs = 0;

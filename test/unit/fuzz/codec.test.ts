@@ -77,9 +77,18 @@ function plainValue(rng: Rng, depth: number): unknown {
   }
 }
 
-/** A batch message as a link sends it: an array of envelope frames with plain bodies. */
+/**
+ * A batch message as a link sends it: envelope frames with plain bodies on every stream (0
+ * at-most-once, 1 the bulk lane, 2 the notice lane), watches on the notice lane, and acks of either lane.
+ */
 function validFrame(rng: Rng): Uint8Array {
-  const frames = Array.from({ length: rng.int(1, 4) }, (_, index) => [0, index + 1, `n1-${rng.int(0, 1e6)}`, '/root/sink', { type: 'msg', body: plainValue(rng, 0) }]);
+  const frames = Array.from({ length: rng.int(1, 4) }, (_, index): unknown => {
+    switch (rng.int(0, 5)) {
+      case 0: return { type: pick(rng, ['watch', 'unwatch']), reliable: index + 1, lane: 'notice', target: '/root/sink', watcher: { node: 'n1', path: '/root/w' } };
+      case 1: return rng.next() < 0.5 ? { type: 'ack', upTo: rng.int(0, 1e6) } : { type: 'ack', upTo: rng.int(0, 1e6), lane: 'notice' };
+      default: return [rng.int(0, 2), index + 1, `n1-${rng.int(0, 1e6)}`, '/root/sink', { type: 'msg', body: plainValue(rng, 0) }];
+    }
+  });
   return defaultCodec.encode(frames);
 }
 
