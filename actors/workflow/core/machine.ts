@@ -49,9 +49,13 @@ class Output {
   }
 }
 
-/** The idempotency key of a step attempt: stable across crashes and replays. */
-export function idempotencyKey(workflowId: string, stepName: string, attempt: number): string {
-  return `${workflowId}/${stepName}/${attempt}`;
+/**
+ * The idempotency key of a step attempt: stable across crashes and replays. A retried workflow (run 2
+ * and later of the same id) gets keys of its own, `<workflowId>#<run>/<step>/<attempt>`, so its steps
+ * are new effects rather than answers deduplicated against the failed run's.
+ */
+export function idempotencyKey(workflowId: string, stepName: string, attempt: number, run = 1): string {
+  return `${run > 1 ? `${workflowId}#${run}` : workflowId}/${stepName}/${attempt}`;
 }
 
 /** Advances a run by one input. Pure: no I/O, no clock, no randomness beyond `input`. */
@@ -66,6 +70,7 @@ export function step(state: RunState, input: CoreInput): CoreOutput {
           type: 'started', workflowId: input.workflowId, workflowType: input.workflowType, input: input.input, atMs: input.nowMs,
           ...(input.executionTimeoutMs !== undefined ? { executionTimeoutMs: input.executionTimeoutMs } : {}),
           ...(input.parentId !== undefined ? { parentId: input.parentId, parentSeq: input.parentSeq ?? 0 } : {}),
+          ...(input.run !== undefined && input.run > 1 ? { run: input.run } : {}),
         });
       }
       break;
@@ -145,7 +150,7 @@ function executeCommand(out: Output, command: Command, nowMs: number): void {
   switch (command.kind) {
     case 'step':
       out.event({ type: 'stepScheduled', seq: command.seq, name: command.name, attempt: 1, atMs: nowMs, options: command.options });
-      out.effect(dispatch(workflowId, out.state.steps[command.seq]!));
+      out.effect(dispatch(out.state, out.state.steps[command.seq]!));
       return;
     case 'timer':
       out.event({ type: 'timerSet', seq: command.seq, name: command.name, dueMs: command.dueMs });
@@ -157,7 +162,8 @@ function executeCommand(out: Output, command: Command, nowMs: number): void {
       out.event({ type: 'markerRecorded', seq: command.seq, name: command.name, value: command.value });
       return;
     case 'child': {
-      const childId = `${workflowId}/${command.name}`;
+      // A retried run (run 2 and later) starts children of its own rather than finding the failed run's.
+      const childId = `${out.state.run > 1 ? `${workflowId}#${out.state.run}` : workflowId}/${command.name}`;
       out.event({ type: 'childStarted', seq: command.seq, name: command.name, childId, workflowType: command.workflowType, input: command.input });
       out.effect({ type: 'startChild', seq: command.seq, childId, workflowType: command.workflowType, input: command.input });
       return;
@@ -171,8 +177,8 @@ function executeCommand(out: Output, command: Command, nowMs: number): void {
   }
 }
 
-function dispatch(workflowId: string, current: StepState): Effect {
-  return { type: 'dispatch', seq: current.seq, name: current.name, attempt: current.attempt, idempotencyKey: idempotencyKey(workflowId, current.name, current.attempt), taskQueue: current.options.taskQueue };
+function dispatch(state: RunState, current: StepState): Effect {
+  return { type: 'dispatch', seq: current.seq, name: current.name, attempt: current.attempt, idempotencyKey: idempotencyKey(state.workflowId, current.name, current.attempt, state.run), taskQueue: current.options.taskQueue };
 }
 
 /** Records the terminal event, aborts every attempt still in flight, and reports the outcome. */
@@ -242,7 +248,7 @@ function tick(out: Output, nowMs: number, random: number): void {
       timeOut(out, current, timeout, nowMs, spread);
     } else if (current.phase === 'backoff' && nowMs >= (current.retryAtMs ?? 0)) {
       out.event({ type: 'stepScheduled', seq: current.seq, name: current.name, attempt: current.attempt + 1, atMs: nowMs, options: current.options });
-      out.effect(dispatch(out.state.workflowId, out.state.steps[current.seq]!));
+      out.effect(dispatch(out.state, out.state.steps[current.seq]!));
     }
   }
 }
@@ -284,7 +290,7 @@ function recover(out: Output, nowMs: number, issued: number): void {
     if (current.phase !== 'scheduled' && current.phase !== 'started') continue;
     const rescheduled: StepState = { seq: current.seq, name: current.name, options: current.options, firstScheduledAtMs: current.firstScheduledAtMs, attempt: current.attempt, phase: 'scheduled', attemptScheduledAtMs: nowMs };
     out.state = replaceStep(out.state, rescheduled);
-    out.effect(dispatch(out.state.workflowId, rescheduled));
+    out.effect(dispatch(out.state, rescheduled));
   }
   for (const [seqText, child] of Object.entries(out.state.children)) {
     if (child.done) continue;

@@ -51,7 +51,7 @@ export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'time
 
 /** One record of a run's history. `seq` is the command sequence number the event belongs to. */
 export type HistoryEvent =
-  | { readonly type: 'started'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly atMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number }
+  | { readonly type: 'started'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly atMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number; readonly run?: number }
   | { readonly type: 'stepScheduled'; readonly seq: number; readonly name: string; readonly attempt: number; readonly atMs: number; readonly options: StepOptions }
   | { readonly type: 'stepStarted'; readonly seq: number; readonly attempt: number; readonly atMs: number }
   | { readonly type: 'stepCompleted'; readonly seq: number; readonly attempt: number; readonly result: unknown }
@@ -88,7 +88,7 @@ export interface RecordedCommand {
 
 /** What the shell feeds the core. Time (`nowMs`) and randomness (`random`, in [0, 1)) come in here. */
 export type CoreInput =
-  | { readonly type: 'start'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly nowMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number }
+  | { readonly type: 'start'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly nowMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number; readonly run?: number }
   | { readonly type: 'commands'; readonly commands: readonly Command[]; readonly nowMs: number }
   | { readonly type: 'stepStarted'; readonly seq: number; readonly attempt: number; readonly nowMs: number }
   | { readonly type: 'stepResult'; readonly seq: number; readonly attempt: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo; readonly nowMs: number; readonly random: number }
@@ -139,6 +139,8 @@ export interface RunState {
   readonly workflowType: string;
   readonly input: unknown;
   readonly status: RunStatus;
+  /** 1 for the first run of a workflow id; `retry` starts run 2, 3, ... of the same id and input. */
+  readonly run: number;
   readonly startedAtMs: number;
   readonly executionDeadlineMs?: number;
   readonly parentId?: string;
