@@ -34,6 +34,8 @@ export type RunMessage =
 export interface RunMailbox {
   /** Queues `message`; resolves once the run has processed it (or rejects if processing failed). */
   post(message: RunMessage): Promise<void>;
+  /** Queues `message` without waiting for it (step reports, heartbeats, wake-ups). */
+  send(message: RunMessage): void;
 }
 
 /** Test hooks, called in the shells: an exception thrown by one crashes the actor that called it. */
@@ -274,7 +276,7 @@ export class RunHost {
     this.#aborts.get(key)?.abort();
     this.#aborts.set(key, controller);
     const signal = controller.signal;
-    const post = (message: RunMessage): void => void this.#mailbox.post(message).catch(() => undefined);
+    const post = (message: RunMessage): void => this.#mailbox.send(message);
     const context: StepContext = {
       workflowId: this.workflowId, stepName: effect.name, attempt: effect.attempt, idempotencyKey: effect.idempotencyKey, signal,
       heartbeat: () => {
@@ -306,7 +308,7 @@ export class RunHost {
   #arm(): void {
     if (this.#closed) return;
     const atMs = this.nondeterminism === undefined ? nextWakeMs(this.state) : undefined;
-    this.#deps.timers.arm(this.workflowId, atMs, () => void this.#mailbox.post({ kind: 'tick' }).catch(() => undefined));
+    this.#deps.timers.arm(this.workflowId, atMs, () => this.#mailbox.send({ kind: 'tick' }));
   }
 
   #settleWaiters(): void {
@@ -347,6 +349,10 @@ export class SerialMailbox implements RunMailbox {
 
   post(message: RunMessage): Promise<void> {
     return this.#enqueue(() => this.#host!.handle(message));
+  }
+
+  send(message: RunMessage): void {
+    void this.post(message);
   }
 
   /** Resolves once every message queued so far has been processed. */

@@ -42,7 +42,7 @@ export interface TaskQueueOptions {
   readonly concurrency?: Readonly<Record<string, number>>;
   readonly defaultConcurrency: number;
   readonly depthMax: number;
-  /** Receives each attempt that ran to an outcome (default: `attempt.report(outcome)`). */
+  /** Receives each attempt that ran to an outcome; the owner calls `complete` and then reports it (default: both at once). */
   readonly settled?: (attempt: QueuedAttempt, outcome: StepOutcome) => void;
 }
 
@@ -78,6 +78,11 @@ export class TaskQueues implements StepQueues {
       if (index >= 0) queue.waiting.splice(index, 1);
     }, { once: true });
     this.#pump(queue);
+  }
+
+  /** Lets go of an attempt whose outcome its owner is about to report; false if it is no longer held. */
+  complete(attempt: QueuedAttempt): boolean {
+    return this.#held.delete(attempt);
   }
 
   /** Takes every attempt still held (waiting or running), for a worker that stops: its owner reports them. */
@@ -119,9 +124,9 @@ export class TaskQueues implements StepQueues {
       attempt.signal.addEventListener('abort', release, { once: true });
       attempt.run().then((outcome) => {
         release();
-        if (!this.#held.delete(attempt) || attempt.signal.aborted) return;
+        if (!this.#held.has(attempt) || attempt.signal.aborted) return;
         if (this.#options.settled !== undefined) this.#options.settled(attempt, outcome);
-        else attempt.report(outcome);
+        else if (this.complete(attempt)) attempt.report(outcome);
       }, release);
     }
   }

@@ -8,7 +8,14 @@
  * Nothing here is durable: wake times are derived from the histories (`nextWakeMs` of each run's
  * folded state), so a restarted service (or engine) re-arms from the runs it serves.
  */
-import { assert, type Clock, type TimerHandle } from '../../runtime/index.js';
+import { assert, type TimerHandle } from '../../runtime/index.js';
+
+/** The clock the service runs on: the runtime's Clock, or an actor's keyed timer (worker-actor.ts). */
+export interface TimerClock {
+  now(): number;
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
 
 interface Entry {
   readonly key: string;
@@ -25,14 +32,14 @@ export interface WakeTimers {
 
 /** Many keyed wake times over one clock timer. */
 export class TimerService implements WakeTimers {
-  readonly #clock: Clock;
+  readonly #clock: TimerClock;
   readonly #heap: Entry[] = [];
   readonly #armed = new Map<string, { atMs: number; version: number; fire: () => void }>();
   #version = 0;
   #timer: { atMs: number; handle: TimerHandle } | undefined;
   #closed = false;
 
-  constructor(clock: Clock) {
+  constructor(clock: TimerClock) {
     this.#clock = clock;
   }
 
