@@ -16,6 +16,9 @@ export {
 } from './errors.js';
 export type { WorkflowErrorCode } from './errors.js';
 export { replayHistory } from './replay-check.js';
+export { describeEvent, formatTimeline, runWorkflowCli, workflowRequestOf, workflowUsage } from './cli.js';
+export type { WorkflowCliArgs, WorkflowCliOptions } from './cli.js';
+export { demoWorkflows, greetWorkflow, orderWorkflow, paymentWorkflow } from './demo.js';
 export type { ReplayOutcome } from './replay-check.js';
 export { workflowLimits } from './limits.js';
 export type { WorkflowLimits } from './limits.js';

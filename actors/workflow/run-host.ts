@@ -212,11 +212,11 @@ export class RunHost {
     const nowMs = this.#deps.clock.now();
     switch (message.kind) {
       case 'signal':
-        return { type: 'signal', name: message.name, payload: message.payload };
+        return { type: 'signal', name: message.name, payload: message.payload, nowMs };
       case 'cancel':
         return { type: 'cancel', nowMs };
       case 'childResult':
-        return { type: 'childResult', seq: message.seq, ok: message.ok, ...outcomeFields(message) };
+        return { type: 'childResult', seq: message.seq, ok: message.ok, ...outcomeFields(message), nowMs };
       case 'heartbeat':
         return { type: 'heartbeat', seq: message.seq, attempt: message.attempt, nowMs };
       case 'stepStarted':

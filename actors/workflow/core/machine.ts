@@ -49,6 +49,11 @@ class Output {
   }
 }
 
+/** `{ atMs }` when the input carried a time (older inputs and histories may not). */
+function at(nowMs: number | undefined): { atMs?: number } {
+  return nowMs === undefined ? {} : { atMs: nowMs };
+}
+
 /**
  * The idempotency key of a step attempt: stable across crashes and replays. A retried workflow (run 2
  * and later of the same id) gets keys of its own, `<workflowId>#<run>/<step>/<attempt>`, so its steps
@@ -94,12 +99,12 @@ export function step(state: RunState, input: CoreInput): CoreOutput {
       tick(out, input.nowMs, input.random);
       break;
     case 'signal':
-      if (out.state.status === 'running') out.event({ type: 'signalReceived', name: input.name, payload: input.payload });
+      if (out.state.status === 'running') out.event({ type: 'signalReceived', name: input.name, payload: input.payload, ...at(input.nowMs) });
       break;
     case 'childResult': {
       const child = out.state.children[input.seq];
       if (out.state.status === 'running' && child !== undefined && !child.done) {
-        out.event({ type: 'childCompleted', seq: input.seq, ok: input.ok, ...(input.ok ? { result: input.result } : { failure: input.failure ?? { type: 'Error', message: 'child failed' } }) });
+        out.event({ type: 'childCompleted', seq: input.seq, ok: input.ok, ...(input.ok ? { result: input.result } : { failure: input.failure ?? { type: 'Error', message: 'child failed' } }), ...at(input.nowMs) });
       }
       break;
     }
@@ -169,10 +174,10 @@ function executeCommand(out: Output, command: Command, nowMs: number): void {
       return;
     }
     case 'complete':
-      finish(out, { type: 'completed', result: command.result });
+      finish(out, { type: 'completed', result: command.result, atMs: nowMs });
       return;
     case 'fail':
-      finish(out, out.state.cancelRequested && command.failure.type === 'CANCELLED' ? { type: 'cancelled', failure: command.failure } : { type: 'failed', failure: command.failure });
+      finish(out, out.state.cancelRequested && command.failure.type === 'CANCELLED' ? { type: 'cancelled', failure: command.failure, atMs: nowMs } : { type: 'failed', failure: command.failure, atMs: nowMs });
       return;
   }
 }
@@ -206,12 +211,12 @@ function stepResult(out: Output, input: Extract<CoreInput, { type: 'stepResult' 
   const current = liveStep(out.state, input.seq, input.attempt);
   if (current === undefined || (current.phase !== 'started' && current.phase !== 'scheduled')) return;
   if (input.ok) {
-    out.event({ type: 'stepCompleted', seq: input.seq, attempt: input.attempt, result: input.result ?? null });
+    out.event({ type: 'stepCompleted', seq: input.seq, attempt: input.attempt, result: input.result ?? null, atMs: input.nowMs });
     return;
   }
   const failure = input.failure ?? { type: 'Error', message: 'step failed' };
   const decision = decideRetry(current, failure, input.nowMs, input.random);
-  out.event({ type: 'stepFailed', seq: input.seq, attempt: input.attempt, failure, final: !decision.retry, ...(decision.retry ? { retryAtMs: decision.retryAtMs } : {}) });
+  out.event({ type: 'stepFailed', seq: input.seq, attempt: input.attempt, failure, final: !decision.retry, ...(decision.retry ? { retryAtMs: decision.retryAtMs } : {}), atMs: input.nowMs });
 }
 
 /** Which timeout of `current` is due at `nowMs`, if any (scheduleToClose first: it ends all retries). */
@@ -236,7 +241,7 @@ function tick(out: Output, nowMs: number, random: number): void {
     return;
   }
   for (const [seqText, timer] of Object.entries(out.state.timers)) {
-    if (!timer.fired && nowMs >= timer.dueMs) out.event({ type: 'timerFired', seq: Number(seqText) });
+    if (!timer.fired && nowMs >= timer.dueMs) out.event({ type: 'timerFired', seq: Number(seqText), atMs: nowMs });
   }
   let uses = 0;
   for (const current of Object.values(out.state.steps)) {
@@ -260,7 +265,7 @@ function timeOut(out: Output, current: StepState, timeout: TimeoutKind, nowMs: n
   const decision = retryable ? decideRetry(current, failure, nowMs, random) : undefined;
   const retry = decision?.retry === true ? decision.retryAtMs : undefined;
   const wasRunning = current.phase !== 'backoff';
-  out.event({ type: 'stepTimedOut', seq: current.seq, attempt: current.attempt, timeout, final: retry === undefined, ...(retry !== undefined ? { retryAtMs: retry } : {}) });
+  out.event({ type: 'stepTimedOut', seq: current.seq, attempt: current.attempt, timeout, final: retry === undefined, ...(retry !== undefined ? { retryAtMs: retry } : {}), atMs: nowMs });
   if (wasRunning) out.effect({ type: 'abort', seq: current.seq, attempt: current.attempt, reason: failure.message });
 }
 
@@ -270,7 +275,7 @@ function cancel(out: Output, nowMs: number): void {
   out.event({ type: 'cancelRequested', atMs: nowMs });
   for (const current of Object.values(out.state.steps)) {
     if (current.phase !== 'scheduled' && current.phase !== 'started' && current.phase !== 'backoff') continue;
-    out.event({ type: 'stepFailed', seq: current.seq, attempt: current.attempt, failure: { type: 'CANCELLED', message: 'workflow cancelled' }, final: true });
+    out.event({ type: 'stepFailed', seq: current.seq, attempt: current.attempt, failure: { type: 'CANCELLED', message: 'workflow cancelled' }, final: true, atMs: nowMs });
     if (current.phase !== 'backoff') out.effect({ type: 'abort', seq: current.seq, attempt: current.attempt, reason: 'workflow cancelled' });
   }
 }

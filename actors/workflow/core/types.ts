@@ -54,20 +54,20 @@ export type HistoryEvent =
   | { readonly type: 'started'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly atMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number; readonly run?: number }
   | { readonly type: 'stepScheduled'; readonly seq: number; readonly name: string; readonly attempt: number; readonly atMs: number; readonly options: StepOptions }
   | { readonly type: 'stepStarted'; readonly seq: number; readonly attempt: number; readonly atMs: number }
-  | { readonly type: 'stepCompleted'; readonly seq: number; readonly attempt: number; readonly result: unknown }
-  | { readonly type: 'stepFailed'; readonly seq: number; readonly attempt: number; readonly failure: FailureInfo; readonly final: boolean; readonly retryAtMs?: number }
-  | { readonly type: 'stepTimedOut'; readonly seq: number; readonly attempt: number; readonly timeout: TimeoutKind; readonly final: boolean; readonly retryAtMs?: number }
+  | { readonly type: 'stepCompleted'; readonly seq: number; readonly attempt: number; readonly result: unknown; readonly atMs?: number }
+  | { readonly type: 'stepFailed'; readonly seq: number; readonly attempt: number; readonly failure: FailureInfo; readonly final: boolean; readonly retryAtMs?: number; readonly atMs?: number }
+  | { readonly type: 'stepTimedOut'; readonly seq: number; readonly attempt: number; readonly timeout: TimeoutKind; readonly final: boolean; readonly retryAtMs?: number; readonly atMs?: number }
   | { readonly type: 'timerSet'; readonly seq: number; readonly name: string; readonly dueMs: number }
-  | { readonly type: 'timerFired'; readonly seq: number }
+  | { readonly type: 'timerFired'; readonly seq: number; readonly atMs?: number }
   | { readonly type: 'signalAwaited'; readonly seq: number; readonly name: string }
-  | { readonly type: 'signalReceived'; readonly name: string; readonly payload: unknown }
+  | { readonly type: 'signalReceived'; readonly name: string; readonly payload: unknown; readonly atMs?: number }
   | { readonly type: 'markerRecorded'; readonly seq: number; readonly name: string; readonly value: number }
   | { readonly type: 'childStarted'; readonly seq: number; readonly name: string; readonly childId: string; readonly workflowType: string; readonly input: unknown }
-  | { readonly type: 'childCompleted'; readonly seq: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo }
+  | { readonly type: 'childCompleted'; readonly seq: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo; readonly atMs?: number }
   | { readonly type: 'cancelRequested'; readonly atMs: number }
-  | { readonly type: 'completed'; readonly result: unknown }
-  | { readonly type: 'failed'; readonly failure: FailureInfo }
-  | { readonly type: 'cancelled'; readonly failure: FailureInfo }
+  | { readonly type: 'completed'; readonly result: unknown; readonly atMs?: number }
+  | { readonly type: 'failed'; readonly failure: FailureInfo; readonly atMs?: number }
+  | { readonly type: 'cancelled'; readonly failure: FailureInfo; readonly atMs?: number }
   | { readonly type: 'timedOut'; readonly atMs: number };
 
 /** What the workflow function asked for, in the order it asked. Replay must repeat this sequence. */
@@ -94,8 +94,8 @@ export type CoreInput =
   | { readonly type: 'stepResult'; readonly seq: number; readonly attempt: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo; readonly nowMs: number; readonly random: number }
   | { readonly type: 'heartbeat'; readonly seq: number; readonly attempt: number; readonly nowMs: number }
   | { readonly type: 'tick'; readonly nowMs: number; readonly random: number }
-  | { readonly type: 'signal'; readonly name: string; readonly payload: unknown }
-  | { readonly type: 'childResult'; readonly seq: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo }
+  | { readonly type: 'signal'; readonly name: string; readonly payload: unknown; readonly nowMs?: number }
+  | { readonly type: 'childResult'; readonly seq: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo; readonly nowMs?: number }
   | { readonly type: 'cancel'; readonly nowMs: number }
   | { readonly type: 'recover'; readonly nowMs: number; readonly issued: number };
 
