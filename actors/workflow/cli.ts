@@ -187,6 +187,8 @@ export function describeEvent(event: HistoryEvent, context: { names?: ReadonlyMa
       return `cancelled: ${event.failure.message}`;
     case 'timedOut':
       return 'timed out (execution timeout)';
+    case 'continuedAsNew':
+      return `continued as new with input=${short(event.input)}`;
     default:
       return JSON.stringify(event);
   }

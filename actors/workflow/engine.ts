@@ -169,10 +169,11 @@ export class WorkflowEngine {
     for await (const entry of this.#wal.entries(this.#wal.firstIndex)) {
       const record = JSON.parse(decoder.decode(entry.payload)) as { id: string; events: HistoryEvent[] };
       for (const event of record.events) {
-        // A `started` event after others begins a new run of the id (retry): the earlier one is archived.
+        // A `started` event after others begins a new run of the id: a retried run is archived, one
+        // that continued as new is dropped (that is what continuing as new is for).
         const history = this.#histories.get(record.id);
         if (event.type === 'started' && history !== undefined && history.length > 0) {
-          this.#earlier.set(record.id, [...(this.#earlier.get(record.id) ?? []), history]);
+          if (history.at(-1)?.type !== 'continuedAsNew') this.#earlier.set(record.id, [...(this.#earlier.get(record.id) ?? []), history]);
           this.#histories.set(record.id, [event]);
         } else if (history === undefined) this.#histories.set(record.id, [event]);
         else history.push(event);
@@ -189,6 +190,8 @@ export class WorkflowEngine {
       opening.push(this.#bringUp(workflowId));
     }
     await Promise.all(opening);
+    // A run that continued as new just before a crash: its next run was not started yet.
+    for (const host of [...this.#runs.values()]) if (host.state.status === 'continued') this.#continueAsNew(host);
     (this as { recovery: EngineRecovery }).recovery = { records, runs: this.#histories.size, resumed };
   }
 
@@ -253,7 +256,8 @@ export class WorkflowEngine {
     const pending = this.#pending.get(options.workflowId);
     const existing = this.#runs.get(options.workflowId) ?? (pending === undefined ? undefined : await pending.promise);
     if (existing !== undefined) {
-      if (existing.state.workflowType !== workflowType || canonicalJson(existing.state.input) !== canonicalJson(input)) {
+      // A run past its first (continued as new, or retried) has another input by design: only the type must match.
+      if (existing.state.workflowType !== workflowType || (existing.state.run === 1 && canonicalJson(existing.state.input) !== canonicalJson(input))) {
         throw new WorkflowError('WORKFLOW_ID_CONFLICT', `workflow ${options.workflowId} already exists with another type or input`, { context: { workflowId: options.workflowId } });
       }
       return { host: existing, existing: true };
@@ -395,9 +399,36 @@ export class WorkflowEngine {
   #finished(host: RunHost): void {
     this.#hosting.finished?.(host.workflowId);
     if (host.state.status === 'running') return;
+    if (host.state.status === 'continued') {
+      this.#continueAsNew(host);
+      return;
+    }
     const waiting = this.#parents.get(host.workflowId) ?? [];
     this.#parents.delete(host.workflowId);
     for (const { parentId, seq } of waiting) void this.#runs.get(parentId)?.childResult(seq, outcomeOf(host.state)).catch(() => undefined);
+  }
+
+  /**
+   * Starts the next run of a run that continued as new: the same id and type, the input it passed, a
+   * fresh history (the ended run's is dropped from memory), its parent and result waiters carried over.
+   */
+  #continueAsNew(host: RunHost): void {
+    if (this.#closed || this.#fault !== undefined) return;
+    const { workflowId, state } = host;
+    const waiters = host.close('restart');
+    if (waiters.length > 0) this.#handover.set(workflowId, [...(this.#handover.get(workflowId) ?? []), ...waiters]);
+    this.#runs.delete(workflowId);
+    this.#histories.set(workflowId, []);
+    const executionTimeoutMs = this.#definition(state.workflowType).executionTimeoutMs;
+    this.#begins.set(workflowId, {
+      mode: 'begin',
+      start: {
+        type: 'start', workflowId, workflowType: state.workflowType, input: state.continuedWith ?? null, nowMs: this.#deps.clock.now(), run: state.run + 1,
+        ...(executionTimeoutMs !== undefined ? { executionTimeoutMs } : {}),
+        ...(state.parentId !== undefined ? { parentId: state.parentId, parentSeq: state.parentSeq ?? 0 } : {}),
+      },
+    });
+    void this.#bringUp(workflowId);
   }
 
   #failStop(error: unknown): void {

@@ -17,10 +17,10 @@
  * spread over partition supervisors by a hash of their id, so no supervisor holds more children than
  * `limits.childrenPerSupervisorMax` allows for the engine's `runsMax`.
  */
-import { WorkflowError, } from './errors.js';
 import { InvariantError, describeError, refuseUnknown, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
 import type { SupervisorReply } from '../../supervisors/index.js';
 import type { EngineHosting, RunSlot } from './engine.js';
+import { WorkflowError } from './errors.js';
 import type { RunHost, RunMailbox, RunMessage, WorkflowHooks } from './run-host.js';
 import type { QueuedAttempt, StepQueues } from './task-queues.js';
 import type { WakeTimers } from './timer-service.js';

@@ -199,6 +199,8 @@ export class RunHost {
     if (this.nondeterminism !== undefined) return Promise.reject(this.nondeterminism);
     if (this.#fault !== undefined) return Promise.reject(this.#fault);
     if (this.state.status === 'completed') return Promise.resolve(this.state.result);
+    // Continued as new: the result is the next run's, whose host adopts the waiters.
+    if (this.state.status === 'continued') return undefined;
     if (this.state.status !== 'running') return Promise.reject(new WorkflowFailedError(this.workflowId, this.state.status, this.state.failure!));
     return undefined;
   }

@@ -89,6 +89,8 @@ export function applyEvent(previous: RunState, event: HistoryEvent): RunState {
       return { ...record(state, state.commands.length, 'fail', ''), status: 'failed', failure: event.failure };
     case 'cancelled':
       return { ...record(state, state.commands.length, 'fail', ''), status: 'cancelled', failure: event.failure };
+    case 'continuedAsNew':
+      return { ...record(state, state.commands.length, 'continue', ''), status: 'continued', continuedWith: event.input };
     case 'timedOut':
       return { ...state, status: 'timedOut', failure: { type: 'WORKFLOW_TIMED_OUT', message: 'workflow execution timeout' } };
     default: {

@@ -142,7 +142,7 @@ function applyCommand(out: Output, command: Command, nowMs: number): boolean {
 }
 
 function commandName(command: Command): string {
-  return command.kind === 'complete' || command.kind === 'fail' ? '' : command.name;
+  return command.kind === 'complete' || command.kind === 'fail' || command.kind === 'continue' ? '' : command.name;
 }
 
 function diverge(out: Output, seq: number, expected: RecordedCommand | undefined, actual: RecordedCommand | undefined): void {
@@ -176,6 +176,9 @@ function executeCommand(out: Output, command: Command, nowMs: number): void {
     case 'complete':
       finish(out, { type: 'completed', result: command.result, atMs: nowMs });
       return;
+    case 'continue':
+      finish(out, { type: 'continuedAsNew', input: command.input, atMs: nowMs });
+      return;
     case 'fail':
       finish(out, out.state.cancelRequested && command.failure.type === 'CANCELLED' ? { type: 'cancelled', failure: command.failure, atMs: nowMs } : { type: 'failed', failure: command.failure, atMs: nowMs });
       return;
@@ -187,13 +190,13 @@ function dispatch(state: RunState, current: StepState): Effect {
 }
 
 /** Records the terminal event, aborts every attempt still in flight, and reports the outcome. */
-function finish(out: Output, event: Extract<HistoryEvent, { type: 'completed' | 'failed' | 'cancelled' | 'timedOut' }>): void {
+function finish(out: Output, event: Extract<HistoryEvent, { type: 'completed' | 'failed' | 'cancelled' | 'timedOut' | 'continuedAsNew' }>): void {
   const inFlight = Object.values(out.state.steps).filter((each) => each.phase === 'scheduled' || each.phase === 'started');
   out.event(event);
   for (const each of inFlight) out.effect({ type: 'abort', seq: each.seq, attempt: each.attempt, reason: `workflow ${event.type}` });
   const state = out.state;
   if (state.status === 'running') return;
-  out.effect({ type: 'finished', status: state.status, ...(state.status === 'completed' ? { result: state.result } : { failure: state.failure! }) });
+  out.effect({ type: 'finished', status: state.status, ...(state.status === 'completed' ? { result: state.result } : state.status === 'continued' ? {} : { failure: state.failure! }) });
 }
 
 /** The step's current attempt, if `attempt` is it and the run still runs; otherwise the input is stale. */

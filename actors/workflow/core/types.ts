@@ -47,7 +47,8 @@ export interface FailureInfo {
 export type TimeoutKind = 'scheduleToStart' | 'startToClose' | 'scheduleToClose' | 'heartbeat';
 
 /** Terminal status of a run; `running` until one of the others. */
-export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'timedOut';
+/** `continued`: the run ended by continuing as new (`ctx.continueAsNew`); the next run of the id carries on. */
+export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'timedOut' | 'continued';
 
 /** One record of a run's history. `seq` is the command sequence number the event belongs to. */
 export type HistoryEvent =
@@ -68,7 +69,8 @@ export type HistoryEvent =
   | { readonly type: 'completed'; readonly result: unknown; readonly atMs?: number }
   | { readonly type: 'failed'; readonly failure: FailureInfo; readonly atMs?: number }
   | { readonly type: 'cancelled'; readonly failure: FailureInfo; readonly atMs?: number }
-  | { readonly type: 'timedOut'; readonly atMs: number };
+  | { readonly type: 'timedOut'; readonly atMs: number }
+  | { readonly type: 'continuedAsNew'; readonly input: unknown; readonly atMs?: number };
 
 /** What the workflow function asked for, in the order it asked. Replay must repeat this sequence. */
 export type Command =
@@ -78,7 +80,8 @@ export type Command =
   | { readonly kind: 'marker'; readonly seq: number; readonly name: string; readonly value: number }
   | { readonly kind: 'child'; readonly seq: number; readonly name: string; readonly workflowType: string; readonly input: unknown }
   | { readonly kind: 'complete'; readonly seq: number; readonly result: unknown }
-  | { readonly kind: 'fail'; readonly seq: number; readonly failure: FailureInfo };
+  | { readonly kind: 'fail'; readonly seq: number; readonly failure: FailureInfo }
+  | { readonly kind: 'continue'; readonly seq: number; readonly input: unknown };
 
 /** A command as the history remembers it (enough to compare a replay against). */
 export interface RecordedCommand {
@@ -152,6 +155,8 @@ export interface RunState {
   readonly cancelRequested: boolean;
   readonly result?: unknown;
   readonly failure?: FailureInfo;
+  /** The input of the next run, once the run continued as new. */
+  readonly continuedWith?: unknown;
   readonly events: number;
   /** Set once a replay diverged from the history; the run accepts no more commands until restarted. */
   readonly diverged: boolean;
