@@ -10,7 +10,7 @@
 
 /** The page, titled with the serving node's name. */
 export function workflowsPage(node: string): string {
-  return page.replace('__NODE__', node.replace(/[^A-Za-z0-9._~:@$+=-]/g, ''));
+  return page.replaceAll('__NODE__', node.replace(/[^A-Za-z0-9._~:@$+=-]/g, ''));
 }
 
 const page = `<!doctype html>
@@ -45,7 +45,7 @@ const page = `<!doctype html>
   .bar.running, .bar.waiting { background: repeating-linear-gradient(45deg, var(--info), var(--info) 4px, #54aeff 4px, #54aeff 8px); }
   .bar.timer { opacity: 0.8; }
   .mark { position: absolute; top: 0; width: 2px; height: 16px; background: var(--warn); }
-  .event { display: grid; grid-template-columns: 36px 80px 90px 1fr; gap: 6px; font-size: 12px; border-top: 1px solid #f0f0f0; padding: 2px 0; }
+  .event { display: grid; grid-template-columns: 36px 80px 120px 1fr; gap: 6px; font-size: 12px; border-top: 1px solid #f0f0f0; padding: 2px 0; }
   .event .kind { font-size: 11px; }
   .event[data-kind="error"] { color: var(--bad); }
   .event[data-kind="end"] { color: var(--ok); font-weight: 600; }

@@ -79,6 +79,7 @@ describe('the workflows page', () => {
 
     await page.goto(`http://127.0.0.1:${port}/ui/workflows#token=${token}&run=o1`);
     await page.locator('tr.run[data-workflow-id="o1"][data-status="completed"]').waitFor({ timeout: 20_000 });
+    expect(await page.locator('header h1').textContent()).toBe('Workflows on n1');
     await page.locator('#summary[data-status="completed"]').waitFor({ timeout: 20_000 });
     const charge = page.locator('.lane[data-lane="step charge"] .bar');
     expect(await charge.count()).toBe(2);
