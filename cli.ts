@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `troupe` binary: the cluster's commands (start, tree, members, send, ask) plus the components'
- * commands (storage, pipeline). Each component command parses its own subcommand and prints plain data.
+ * commands (storage, pipeline, kv, workflow). Each component command parses its own subcommand and prints plain data.
  */
 import { pathToFileURL } from 'node:url';
 import { inspectStorage, verifyStorage } from './actors/storage/index.js';
 import { pipelineReplayCommand, pipelineSearchCommand } from './actors/pipeline/index.js';
 import { runKvCli } from './actors/raft/index.js';
+import { runWorkflowCli, type WorkflowReply } from './actors/workflow/index.js';
 import { connect, runCli, type Command } from './cluster/index.js';
 
 const json = (value: unknown): string => JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item instanceof Uint8Array ? Buffer.from(item).toString('base64') : item), 2);
@@ -113,8 +114,33 @@ const kvCommand: Command = {
   },
 };
 
+const workflowCommand: Command = {
+  name: 'workflow',
+  summary: 'durable workflows: start, list, show, history, signal, cancel, retry, result',
+  usage: 'workflow start <type> <id> [--input json] [--wait] | list | show <id> | history <id> [--json] | signal <id> <name> [--payload json] | cancel <id> | retry <id> | result <id> [--timeout-ms n]   [--node n1] [--path /root/workflows/engine]',
+  valueFlags: ['url', 'token', 'node', 'path', 'input', 'payload', 'timeout-ms'],
+  booleanFlags: ['wait', 'json'],
+  async run(args, io) {
+    const url = args.flags.get('url');
+    const token = args.flags.get('token') ?? process.env.TROUPE_TOKEN;
+    const client = await connect(typeof url === 'string' ? url : process.env.TROUPE_URL ?? 'ws://127.0.0.1:7401', { reconnect: false, ...(typeof token === 'string' ? { token } : {}) });
+    try {
+      const nodeFlag = args.flags.get('node');
+      const node = typeof nodeFlag === 'string' ? nodeFlag : (await client.members()).find((member) => member.status === 'up')?.node ?? 'n1';
+      const pathFlag = args.flags.get('path');
+      const engine = { node, path: typeof pathFlag === 'string' ? pathFlag : '/root/workflows/engine' };
+      const result = await runWorkflowCli(args, { ask: (request, timeoutMs) => client.ask<WorkflowReply>(engine, request, { timeoutMs }) });
+      if (result.exitCode === 2) io.err(result.output);
+      else io.out(result.output);
+      return result.exitCode;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
 /** Every component command, for embedding the CLI elsewhere. */
-export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand, kvCommand];
+export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand, kvCommand, workflowCommand];
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.exitCode = await runCli(process.argv.slice(2), componentCommands);

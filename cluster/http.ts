@@ -7,6 +7,7 @@
  *   GET /api/members  the membership table as JSON                       (token with members:read)
  *   GET /api/events   lifecycle and membership events, server-sent       (events:read, members:read: each its topic)
  *   GET /ui           the live web page (it holds no data; it reads the API with the token)
+ *   GET /ui/<page>    a component's page (`pages`), linked from /ui, and its routes under /api/ (`routes`)
  * The token comes as `Authorization: Bearer <token>` or `?token=` (EventSource cannot send headers).
  * No valid token: 401 CLIENT_UNAUTHORIZED; a token without the route's scope: 403 FORBIDDEN.
  */
@@ -38,6 +39,28 @@ export interface HttpServices {
   authenticate(token: string | undefined): Grant | undefined;
   readonly counters: Counters;
   readonly streamsMax: number;
+  /** Read-only API routes components add (exact paths under /api/); each needs its read scope. */
+  readonly routes?: readonly ApiRoute[];
+  /** Pages components add under /ui/ (self-contained HTML that reads their routes with the token). */
+  readonly pages?: readonly UiPage[];
+}
+
+/** A read-only API route a component adds: `handle` answers from the query string. */
+export interface ApiRoute {
+  /** Exact path, under `/api/` (e.g. `/api/workflows`). */
+  readonly path: string;
+  /** The read scope a token needs (as `/api/tree` needs `tree`). */
+  readonly read: ReadOperation;
+  handle(query: URLSearchParams): Promise<{ readonly status: number; readonly body: unknown }>;
+}
+
+/** A page a component adds under `/ui/`. */
+export interface UiPage {
+  /** Exact path, under `/ui/` (e.g. `/ui/workflows`). */
+  readonly path: string;
+  /** The link text on /ui. */
+  readonly title: string;
+  readonly html: string;
 }
 
 /** An HTTP request handler plus a way to end its open event streams. */
@@ -67,12 +90,15 @@ export function createHttpHandler(services: HttpServices): HttpHandler {
         return;
       case '/ui':
       case '/ui/':
-        return send(response, 200, 'text/html; charset=utf-8', uiPage(services.node));
+        return send(response, 200, 'text/html; charset=utf-8', uiPage(services.node, (services.pages ?? []).map((page) => ({ path: page.path, title: page.title }))));
       case '/':
         response.writeHead(302, { location: '/ui' }).end();
         return;
-      default:
+      default: {
+        const page = services.pages?.find((candidate) => candidate.path === url.pathname);
+        if (page !== undefined) return send(response, 200, 'text/html; charset=utf-8', page.html);
         break;
+      }
     }
     if (!url.pathname.startsWith('/api/')) return json(response, 404, { code: 'NOT_FOUND', message: `no route ${url.pathname}` });
     const grant = services.authenticate(tokenOf(request, url));
@@ -80,7 +106,8 @@ export function createHttpHandler(services: HttpServices): HttpHandler {
       services.counters.add('http:CLIENT_UNAUTHORIZED');
       return json(response, 401, { code: 'CLIENT_UNAUTHORIZED', message: 'a valid client token is required' });
     }
-    const refusal = routeRefusal(grant, url.pathname);
+    const route = services.routes?.find((candidate) => candidate.path === url.pathname);
+    const refusal = route !== undefined ? readRefusal(grant, route.read) : routeRefusal(grant, url.pathname);
     if (refusal !== undefined) {
       services.counters.add('http:FORBIDDEN');
       return json(response, 403, { code: 'FORBIDDEN', message: refusal });
@@ -94,6 +121,10 @@ export function createHttpHandler(services: HttpServices): HttpHandler {
       case '/api/events':
         return openStream(services, streams, request, response, grant);
       default:
+        if (route !== undefined) {
+          route.handle(url.searchParams).then((answer) => json(response, answer.status, answer.body), (error: unknown) => json(response, 500, { code: 'ROUTE_FAILED', message: String(error) }));
+          return;
+        }
         return json(response, 404, { code: 'NOT_FOUND', message: `no route ${url.pathname}` });
     }
   };
@@ -106,12 +137,14 @@ export function createHttpHandler(services: HttpServices): HttpHandler {
   };
 }
 
+function readRefusal(grant: Grant, operation: ReadOperation): string | undefined {
+  const authorization = authorizeRead(grant, operation);
+  return authorization.ok ? undefined : authorization.message;
+}
+
 /** Why `grant` may not read the API route `pathname` (undefined: it may, or the route does not exist). */
 function routeRefusal(grant: Grant, pathname: string): string | undefined {
-  const check = (operation: ReadOperation): string | undefined => {
-    const authorization = authorizeRead(grant, operation);
-    return authorization.ok ? undefined : authorization.message;
-  };
+  const check = (operation: ReadOperation): string | undefined => readRefusal(grant, operation);
   switch (pathname) {
     case '/api/tree': return check('tree');
     case '/api/members': return check('members');

@@ -19,6 +19,7 @@ export type { Topic } from './core/client-frames.js';
 export { adminToken, authorizeRead, authorizeSend, matchesPath, parsePathPattern, parseScope, parseTokenSpecs, TokenSpecError } from './core/scopes.js';
 export type { Authorization, Grant, PathPattern, ReadOperation, Scope, TokenSpec } from './core/scopes.js';
 export type { ClusterTree, NodeTree } from './inspector.js';
+export type { ApiRoute, UiPage } from './http.js';
 export { timeToPhiMs } from './core/phi.js';
 export { demoChildren } from './demo.js';
 export type { StreamReport } from './demo.js';

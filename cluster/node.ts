@@ -25,7 +25,7 @@ import { ClusterError } from './errors.js';
 import type { Topic } from './core/client-frames.js';
 import { adminToken, checkTokenSpecs, type TokenSpec } from './core/scopes.js';
 import type { MemberView, MembershipEvent } from './core/membership.js';
-import { createHttpHandler, type HttpHandler } from './http.js';
+import { createHttpHandler, type ApiRoute, type HttpHandler, type UiPage } from './http.js';
 import { nextIncarnation } from './incarnation.js';
 import { Inspector, type ClusterTree } from './inspector.js';
 import { LinkManager, type LinkHandler, type LinkManagerOptions } from './links.js';
@@ -63,7 +63,11 @@ export interface ClusterNodeOptions {
   readonly tokens?: readonly (string | TokenSpec)[];
   readonly tls?: ClusterTlsOptions;
   /** HTTP routes on the same port; on by default. */
-  readonly http?: { readonly enabled?: boolean };
+  readonly http?: {
+    readonly enabled?: boolean;
+    /** API routes and pages components add (the workflow engine's, for one); given the node once it exists. */
+    readonly extensions?: (node: ClusterNode) => { readonly routes?: readonly ApiRoute[]; readonly pages?: readonly UiPage[] };
+  };
   readonly settings?: SettingsOverrides;
   /** Children of the root supervisor, started once the node is on the network. */
   readonly children?: readonly ChildSpec[] | ((node: ClusterNode) => readonly ChildSpec[]);
@@ -222,7 +226,9 @@ class RunningNode implements ClusterNode {
       system: this.system, peers: () => this.#links.peers.values(), members: () => this.members(), problems: this.#problems, dropped: this.#dropped,
       clients: () => this.#clients.connections,
     });
+    const extensions = options.http?.extensions?.(this) ?? {};
     this.#http = options.http?.enabled === false ? undefined : createHttpHandler({
+      ...(extensions.routes ? { routes: extensions.routes } : {}), ...(extensions.pages ? { pages: extensions.pages } : {}),
       node: this.name, incarnation: this.incarnation, metrics: this.#metrics, tree: () => this.tree(), members: () => this.members(), counters: this.#problems,
       streamsMax: settings.clientsMax, status: () => (this.#state === 'stopped' ? 'stopped' : this.#membership.selfStatus),
       readiness: () => this.#readiness(), subscriberEventsMax: settings.subscriberEventsMax, subscriberBytesMax: settings.subscriberBytesMax,

@@ -6,9 +6,11 @@
  * The client token is read from the page URL (`#token=...`, kept out of server logs) or asked for.
  */
 
-/** The page, titled with the serving node's name. */
-export function uiPage(node: string): string {
-  return page.replace('__NODE__', node.replace(/[^A-Za-z0-9._~:@$+=-]/g, ''));
+/** The page, titled with the serving node's name, with links to the components' pages. */
+export function uiPage(node: string, links: ReadonlyArray<{ path: string; title: string }> = []): string {
+  const safe = (text: string): string => text.replace(/[^A-Za-z0-9 ._~:@$+=/-]/g, '');
+  const nav = links.map((link) => `<a class="page-link" href="${safe(link.path)}">${safe(link.title)}</a>`).join(' ');
+  return page.replace('__NODE__', node.replace(/[^A-Za-z0-9._~:@$+=-]/g, '')).replace('__LINKS__', nav);
 }
 
 const page = `<!doctype html>
@@ -23,6 +25,7 @@ const page = `<!doctype html>
   header { padding: 10px 16px; background: #24292f; color: #fff; display: flex; gap: 16px; align-items: center; flex-wrap: wrap; }
   header h1 { font-size: 16px; margin: 0; }
   #state { color: #d0d7de; font-size: 12px; }
+  #pages a { color: #fff; font-size: 13px; }
   main { display: grid; grid-template-columns: 1fr 320px; gap: 12px; padding: 12px; }
   #nodes { display: flex; flex-direction: column; gap: 12px; }
   section.node { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
@@ -44,7 +47,7 @@ const page = `<!doctype html>
 </style>
 </head>
 <body>
-<header><h1>Troupe cluster</h1><span id="members"></span><span id="state">connecting...</span></header>
+<header><h1>Troupe cluster</h1><span id="members"></span><span id="state">connecting...</span><nav id="pages">__LINKS__</nav></header>
 <div id="login" hidden><label>Client token <input id="token" type="password"></label> <button id="go">Open</button> <span id="login-error" class="muted"></span></div>
 <main id="main">
   <div id="nodes"></div>
@@ -170,6 +173,7 @@ document.getElementById("go").addEventListener("click", () => {
 });
 
 function start() {
+  for (const link of document.querySelectorAll("a.page-link")) link.href = link.getAttribute("href").split("#")[0] + "#token=" + encodeURIComponent(token);
   load();
   listen();
 }

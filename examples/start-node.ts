@@ -5,6 +5,7 @@
  *   - keeps its data (the storage actor's WAL + LevelDB, the Raft replica's log and state) in ./data/<name> (TROUPE_DATA);
  *   - runs a replica of the replicated KV store at /root/raft; its group is TROUPE_KV_PEERS (default: this node alone);
  *   - joins the cluster of the nodes listed in TROUPE_SEEDS (comma-separated ws:// addresses; default: none, it founds its own);
+ *   - hosts a workflow engine at /root/workflows with the demo workflows (greet, order, payment), its histories in ./data/<name>/workflows;
  *   - the cluster secret and the admin client token come from TROUPE_SECRET / TROUPE_TOKEN, or are generated
  *     for this run and printed (a generated secret means no other node can join; set one to build a cluster);
  *     TROUPE_TOKENS adds scoped client tokens, e.g. 'app=<secret>:kv:read,kv:write,send:/root/app/**'
@@ -15,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { raftReplica } from '../actors/raft/index.js';
 import { storageBehaviour } from '../actors/storage/index.js';
+import { demoWorkflows, workflowEngine, workflowHttp } from '../actors/workflow/index.js';
 import { adminToken, createClusterNode, demoChildren, parseTokenSpecs } from '../cluster/index.js';
 import { formatTree } from '../index.js';
 import { createLogger } from '../runtime/index.js';
@@ -34,12 +36,15 @@ const node = await createClusterNode({
   // The root's intensity matches `troupe start`: a crash storm in the demo actors escalates to /root/demo,
   // which costs the root one restart, so the defaults (3 in 5 s) would let a few storms stop the node.
   supervision: { maxRestarts: 100, periodMs: 10_000, system: { logger: createLogger() } },
+  // The workflow engine's API routes and its page (/ui/workflows), linked from /ui.
+  http: { extensions: (self) => workflowHttp(self.system, { node: name, path: '/root/workflows/engine' }) },
   children: (cluster) => [
     { id: 'storage', start: storageBehaviour({ directory: join(dataDir, 'storage') }), restart: 'permanent', shutdownMs: 5000, kind: 'worker' },
     {
       id: 'raft', kind: 'worker', restart: 'permanent', shutdownMs: 5000,
       start: raftReplica({ id: name, directory: join(dataDir, 'raft'), peers: Object.fromEntries(kvPeers.map((peer) => [peer, { node: peer, path: '/root/raft' }])) }),
     },
+    workflowEngine({ dataDir: join(dataDir, 'workflows'), workflows: demoWorkflows, runPartitions: 4 }),
     ...demoChildren(cluster),
   ],
 });
@@ -47,8 +52,9 @@ const base = `http://${listen.replace('0.0.0.0', '127.0.0.1').replace(/:\d+$/, `
 console.log(`troupe node ${node.name} listening on ${listen.replace(/:\d+$/, `:${node.port}`)} (incarnation ${node.incarnation})`);
 console.log(formatTree(node.system.tree()));
 console.log(`admin token: ${token}${scopedTokens.length > 0 ? ` (and scoped tokens ${scopedTokens.map((spec) => spec.name).join(', ')})` : ''}`);
-console.log(`web UI:  ${base}/ui?token=${token}`);
+console.log(`web UI:  ${base}/ui?token=${token}   workflows: ${base}/ui/workflows#token=${token}`);
 console.log(`CLI:     export TROUPE_URL=ws://127.0.0.1:${node.port} TROUPE_TOKEN=${token}; npm run troupe -- tree; npm run troupe -- kv put greeting hello`);
+console.log('         npm run troupe -- workflow start order o1 --input \'{"item":"lamp"}\'; npm run troupe -- workflow signal o1 approve --payload \'"ada"\'; npm run troupe -- workflow history o1');
 console.log('(Ctrl-C to stop)');
 
 let leaving = false;

@@ -1,20 +1,23 @@
 /**
- * The actors: `workflowEngine(options)` is a child spec for a workflow-engine supervisor whose child,
- * the engine actor, opens the WorkflowEngine in `init` (recovery: WAL replay, every open run resumed)
- * and serves the request protocol. A storage failure (WAL_FAILED) crashes the engine actor on purpose;
- * its supervisor restarts it and the new incarnation replays the histories from the WAL. Each run is
- * a serial mailbox of its own inside the engine actor (run-host.ts), and steps run in the engine's
- * task-queue workers.
+ * The actors: `workflowEngine(options)` is a child spec for the engine's supervision tree (see
+ * run-actor.ts for its shape): worker actors per task queue, one supervised actor per running
+ * workflow under partition supervisors, the timer actor, and the engine actor, which opens the
+ * WorkflowEngine in `init` (recovery: WAL replay, every open run resumed in its own actor) and serves
+ * the request protocol. A storage failure (WAL_FAILED) crashes the engine actor on purpose; its
+ * supervisor (one_for_all) restarts the whole tree and the new engine replays the histories from the WAL.
  */
-import { InvalidArgumentError, TroupeError, describeError, refuseUnknown, type ActorContext, type Ref, type Behaviour, type ActorSystem } from '../../runtime/index.js';
+import { InvalidArgumentError, TroupeError, describeError, limits as kernelLimits, refuseUnknown, type ActorContext, type Ref, type Behaviour, type ActorSystem } from '../../runtime/index.js';
 import { supervisor, type ChildSpec } from '../../supervisors/index.js';
 import type { Disk } from '../storage/index.js';
 import type { HistoryEvent } from './core/index.js';
 import type { WorkflowDefinition } from './definition.js';
 import { WorkflowEngine, type RunSummary } from './engine.js';
 import { WorkflowError, WorkflowFailedError, type WorkflowErrorCode } from './errors.js';
-import type { WorkflowLimits } from './limits.js';
+import { workflowLimits, type WorkflowLimits } from './limits.js';
 import { isWorkflowRequestType, parseWorkflowRequest, type WorkflowReply, type WorkflowRequest } from './protocol.js';
+import { actorHosting, actorNameFor } from './run-actor.js';
+import type { WorkflowHooks } from './run-host.js';
+import { timerBehaviour, workerBehaviour } from './worker-actor.js';
 
 /** Options of `workflowEngine`. */
 export interface WorkflowEngineActorOptions {
@@ -23,40 +26,54 @@ export interface WorkflowEngineActorOptions {
   readonly workflows: readonly WorkflowDefinition<never, unknown>[];
   /** Child id of the supervisor (default `workflows`); the engine actor is its child `engine`. */
   readonly id?: string;
+  /** Task queues with a worker started with the engine, and their concurrency; other queues start a worker on first use. */
   readonly taskQueues?: Readonly<Record<string, number>>;
   readonly limits?: Partial<WorkflowLimits>;
   readonly disk?: Disk;
-  /** Restart intensity of the workflow-engine supervisor. */
+  /** Restart intensity of the engine's top supervisor (one_for_all). */
   readonly maxRestarts?: number;
   readonly periodMs?: number;
+  /** Partition supervisors the run actors are spread over (default 16; each holds up to `limits.childrenPerSupervisorMax`). */
+  readonly runPartitions?: number;
+  /** Restart intensity of each run partition and of the workers' supervisor (default 100 in 10 s), after which it escalates. */
+  readonly childMaxRestarts?: number;
+  readonly childPeriodMs?: number;
+  /** Test hooks called in the run and worker actors; an exception from one crashes that actor. */
+  readonly hooks?: WorkflowHooks;
 }
 
 /** The engine actor's state: the open engine. */
 export interface WorkflowActorState {
   readonly engine: WorkflowEngine;
-  /** Identifies this incarnation's own fault notice, so no other sender can forge one. */
-  readonly faultToken: object;
 }
 
 type EngineMessage = WorkflowRequest | { readonly type: 'workflow.fault'; readonly message: string; readonly token: object };
 
-/** The engine actor's behaviour. */
-export function workflowEngineBehaviour(options: WorkflowEngineActorOptions): Behaviour<WorkflowActorState, EngineMessage> {
+/**
+ * The engine actor's behaviour. `token` identifies messages from the engine's own actors (fault
+ * notices, run and worker messages); `workflowEngine` shares one among the tree it builds.
+ */
+export function workflowEngineBehaviour(options: WorkflowEngineActorOptions, token: object = {}): Behaviour<WorkflowActorState, EngineMessage> {
+  const limits = { ...workflowLimits, ...options.limits };
   return {
     name: 'workflow-engine',
     async init(ctx) {
-      const faultToken = {};
-      const engine = await WorkflowEngine.open({
-        directory: options.dataDir, workflows: options.workflows, clock: ctx.clock, rng: ctx.rng,
-        ...(options.disk ? { disk: options.disk } : {}), ...(options.taskQueues ? { taskQueues: options.taskQueues } : {}), ...(options.limits ? { limits: options.limits } : {}),
-        onFault: (error) => ctx.tell(ctx.self, { type: 'workflow.fault', message: describeError(error).message, token: faultToken }),
+      const base = { node: ctx.self.node, path: ctx.self.path.slice(0, ctx.self.path.lastIndexOf('/')) };
+      const hosting = actorHosting(ctx, {
+        base, partitions: options.runPartitions ?? defaultRunPartitions, token, hooks: options.hooks ?? {},
+        taskQueues: options.taskQueues ?? {}, defaultConcurrency: limits.taskQueueConcurrency, depthMax: limits.taskQueueDepthMax,
       });
-      return { engine, faultToken };
+      const engine = await WorkflowEngine.open({
+        directory: options.dataDir, workflows: options.workflows, clock: ctx.clock, rng: ctx.rng, hosting, limits,
+        ...(options.disk ? { disk: options.disk } : {}), ...(options.hooks ? { hooks: options.hooks } : {}),
+        onFault: (error) => ctx.tell(ctx.self, { type: 'workflow.fault', message: describeError(error).message, token }),
+      });
+      return { engine };
     },
     receive(state, message, ctx) {
       const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
       if (type === 'terminated') return state;
-      if (type === 'workflow.fault' && (message as { token?: unknown }).token === state.faultToken) {
+      if (type === 'workflow.fault' && (message as { token?: unknown }).token === token) {
         // Fail-stop: the WAL refuses further writes; a restart reopens it and replays the histories.
         throw new WorkflowError('ENGINE_CLOSED', `workflow engine storage failed: ${String((message as { message?: unknown }).message)}`);
       }
@@ -82,6 +99,8 @@ export function workflowEngineBehaviour(options: WorkflowEngineActorOptions): Be
   };
 }
 
+const defaultRunPartitions = 16;
+
 function serve(engine: WorkflowEngine, request: WorkflowRequest, ctx: ActorContext<EngineMessage>): void {
   const done = ctx.replier();
   const reply = (async (): Promise<WorkflowReply> => {
@@ -101,7 +120,11 @@ function serve(engine: WorkflowEngine, request: WorkflowRequest, ctx: ActorConte
       case 'workflow.list':
         return { ok: true, runs: engine.list() };
       case 'workflow.history':
-        return { ok: true, events: engine.history(request.workflowId) };
+        return { ok: true, events: engine.history(request.workflowId), earlierRuns: engine.earlierRuns(request.workflowId) };
+      case 'workflow.retry':
+        return { ok: true, ...(await engine.retry(request.workflowId)) };
+      case 'workflow.describe':
+        return { ok: true, value: describeRun(engine, request.workflowId) };
     }
   })();
   reply.then(done, (error: unknown) => done(errorReply(error)));
@@ -113,15 +136,46 @@ function errorReply(error: unknown): WorkflowReply {
   return { ok: false, code: 'INTERNAL', message: describeError(error).message };
 }
 
-/** A child spec for the workflow-engine supervisor (one_for_one) with the engine actor as its child. */
+/** A child spec for the engine's supervision tree (one_for_all): workers, run partitions, timers, engine. */
 export function workflowEngine(options: WorkflowEngineActorOptions): ChildSpec {
+  const token = {};
+  const limits = { ...workflowLimits, ...options.limits };
+  const partitions = options.runPartitions ?? defaultRunPartitions;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > kernelLimits.childrenPerSupervisorMax) throw new InvalidArgumentError('runPartitions must be a positive integer', { runPartitions: partitions });
+  const intensity = { maxRestarts: options.childMaxRestarts ?? 100, periodMs: options.childPeriodMs ?? 10_000 };
+  const workers: ChildSpec[] = Object.entries({ default: limits.taskQueueConcurrency, ...options.taskQueues }).map(([taskQueue, concurrency]) => ({
+    id: actorNameFor('queue', taskQueue), kind: 'worker', restart: 'permanent', shutdownMs: 5_000,
+    start: workerBehaviour({ taskQueue, concurrency, depthMax: limits.taskQueueDepthMax, token, hooks: options.hooks ?? {} }),
+  }));
+  const runs: ChildSpec[] = Array.from({ length: partitions }, (_, index) => ({
+    id: `runs-${index}`, kind: 'supervisor', restart: 'permanent', shutdownMs: 30_000,
+    start: supervisor({ name: 'workflow-run-partition', strategy: 'one_for_one', ...intensity }),
+  }));
   return {
-    id: options.id ?? 'workflows', kind: 'supervisor', restart: 'permanent', shutdownMs: 10_000,
+    id: options.id ?? 'workflows', kind: 'supervisor', restart: 'permanent', shutdownMs: 60_000,
     start: supervisor({
-      name: 'workflow-engine-supervisor', strategy: 'one_for_one',
+      name: 'workflow-engine-supervisor', strategy: 'one_for_all',
       ...(options.maxRestarts !== undefined ? { maxRestarts: options.maxRestarts } : {}), ...(options.periodMs !== undefined ? { periodMs: options.periodMs } : {}),
-      children: [{ id: 'engine', start: workflowEngineBehaviour(options), restart: 'permanent', shutdownMs: 10_000, kind: 'worker' }],
+      children: [
+        { id: 'workers', kind: 'supervisor', restart: 'permanent', shutdownMs: 30_000, start: supervisor({ name: 'workflow-workers', strategy: 'one_for_one', ...intensity, children: workers }) },
+        { id: 'runs', kind: 'supervisor', restart: 'permanent', shutdownMs: 60_000, start: supervisor({ name: 'workflow-runs', strategy: 'one_for_one', ...intensity, children: runs }) },
+        { id: 'timers', kind: 'worker', restart: 'permanent', shutdownMs: 5_000, start: timerBehaviour({ token }) },
+        { id: 'engine', kind: 'worker', restart: 'permanent', shutdownMs: 30_000, start: workflowEngineBehaviour(options, token) },
+      ],
     }),
+  };
+}
+
+/** What `workflow.describe` answers: the run's summary, state as the core folds it, and pending work. */
+function describeRun(engine: WorkflowEngine, workflowId: string): Record<string, unknown> {
+  const state = engine.describe(workflowId);
+  const summary = engine.list().find((run) => run.workflowId === workflowId);
+  return {
+    ...summary, input: state.input, ...(state.result !== undefined ? { result: state.result } : {}), ...(state.failure ? { failure: state.failure } : {}),
+    ...(state.parentId !== undefined ? { parentId: state.parentId } : {}),
+    steps: Object.values(state.steps).map((step) => ({ name: step.name, attempt: step.attempt, phase: step.phase })),
+    timers: Object.values(state.timers).map((timer) => ({ name: timer.name, dueMs: timer.dueMs, fired: timer.fired })),
+    earlierRuns: engine.earlierRuns(workflowId).length,
   };
 }
 
@@ -135,6 +189,10 @@ export interface WorkflowClient {
   result(workflowId: string, options?: { timeoutMs?: number }): Promise<unknown>;
   list(): Promise<readonly RunSummary[]>;
   history(workflowId: string): Promise<readonly HistoryEvent[]>;
+  /** Retries a failed, cancelled or timed-out run as a new run of the same id and input. */
+  retry(workflowId: string): Promise<{ workflowId: string; run: number }>;
+  /** The run's summary, input, result or failure, steps and timers. */
+  describe(workflowId: string): Promise<Record<string, unknown>>;
 }
 
 /** A client for the engine actor at `engine` (the supervisor's ref from `startChild`, plus `/engine`). */
@@ -156,6 +214,8 @@ export function workflowClient(system: Pick<ActorSystem, 'ask'>, engine: Ref, op
     result: async (workflowId, resultOptions = {}) => (await ask({ type: 'workflow.result', workflowId }, resultOptions.timeoutMs ?? timeoutMs)).value,
     list: async () => (await ask({ type: 'workflow.list' })).runs ?? [],
     history: async (workflowId) => (await ask({ type: 'workflow.history', workflowId })).events ?? [],
+    retry: async (workflowId) => ({ workflowId, run: (await ask({ type: 'workflow.retry', workflowId })).run ?? 0 }),
+    describe: async (workflowId) => (await ask({ type: 'workflow.describe', workflowId })).value as Record<string, unknown>,
   };
 }
 

@@ -54,6 +54,12 @@ export interface WorkflowContext {
   random(): number;
   /** Registers a query handler over the workflow's current state (read-only, not recorded). */
   setQuery(name: string, handler: (args: unknown) => unknown): void;
+  /**
+   * Ends this run and starts the next run of the same workflow id with `input` and a fresh history
+   * (Temporal's continue-as-new): what keeps a long-lived workflow's history, and its replay, bounded.
+   * Use as `return ctx.continueAsNew(next)`; the returned promise never resolves.
+   */
+  continueAsNew(input: unknown): Promise<never>;
 }
 
 /** A registered workflow type. */

@@ -14,15 +14,20 @@ export type WorkflowRequest =
   | { readonly type: 'workflow.cancel'; readonly workflowId: string }
   | { readonly type: 'workflow.result'; readonly workflowId: string }
   | { readonly type: 'workflow.list' }
-  | { readonly type: 'workflow.history'; readonly workflowId: string };
+  | { readonly type: 'workflow.history'; readonly workflowId: string }
+  | { readonly type: 'workflow.retry'; readonly workflowId: string }
+  | { readonly type: 'workflow.describe'; readonly workflowId: string };
 
 /** Replies, by request. */
 export type WorkflowReply =
-  | { readonly ok: true; readonly workflowId?: string; readonly existing?: boolean; readonly value?: unknown; readonly runs?: readonly RunSummary[]; readonly events?: readonly HistoryEvent[] }
+  | {
+    readonly ok: true; readonly workflowId?: string; readonly existing?: boolean; readonly value?: unknown; readonly runs?: readonly RunSummary[];
+    readonly events?: readonly HistoryEvent[]; readonly earlierRuns?: readonly (readonly HistoryEvent[])[]; readonly run?: number;
+  }
   | { readonly ok: false; readonly code: string; readonly message: string; readonly status?: string };
 
 /** Every request type. */
-export const WORKFLOW_REQUEST_TYPES = ['workflow.start', 'workflow.signal', 'workflow.query', 'workflow.cancel', 'workflow.result', 'workflow.list', 'workflow.history'] as const;
+export const WORKFLOW_REQUEST_TYPES = ['workflow.start', 'workflow.signal', 'workflow.query', 'workflow.cancel', 'workflow.result', 'workflow.list', 'workflow.history', 'workflow.retry', 'workflow.describe'] as const;
 
 const required: Record<(typeof WORKFLOW_REQUEST_TYPES)[number], readonly string[]> = {
   'workflow.start': ['workflowType', 'workflowId'],
@@ -32,6 +37,8 @@ const required: Record<(typeof WORKFLOW_REQUEST_TYPES)[number], readonly string[
   'workflow.result': ['workflowId'],
   'workflow.list': [],
   'workflow.history': ['workflowId'],
+  'workflow.retry': ['workflowId'],
+  'workflow.describe': ['workflowId'],
 };
 
 /** True for a message whose `type` is one of the workflow requests (its fields are checked by `parseWorkflowRequest`). */

@@ -18,7 +18,7 @@ export interface ReplayOutcome {
   readonly nondeterminism?: NondeterminismError;
 }
 
-const terminal = new Set(['completed', 'failed', 'cancelled', 'timedOut']);
+const terminal = new Set(['completed', 'failed', 'cancelled', 'timedOut', 'continuedAsNew']);
 
 /** Replays `history` through `definition`; a terminal history must end at the same status and result. */
 export async function replayHistory(definition: WorkflowDefinition, history: readonly HistoryEvent[], limits: WorkflowLimits = workflowLimits): Promise<ReplayOutcome> {

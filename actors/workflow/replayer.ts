@@ -13,7 +13,18 @@
 import { defaultRetryPolicy, type Command, type FailureInfo, type HistoryEvent, type StepOptions } from './core/index.js';
 import type { StepCallOptions, StepContext, WorkflowContext, WorkflowDefinition } from './definition.js';
 import { ChildFailedError, StepFailedError, WorkflowCancelledError, WorkflowError, failureOf } from './errors.js';
+import { toJson } from './json.js';
 import type { WorkflowLimits } from './limits.js';
+
+/** How `ctx.continueAsNew` ends the function: thrown through its awaits, turned into a `continue` command. */
+export class ContinueAsNewRequest extends Error {
+  readonly input: unknown;
+
+  constructor(input: unknown) {
+    super('continue as new');
+    this.input = input;
+  }
+}
 
 /** A step function captured when its command was issued, for the shell to run on dispatch. */
 export interface CapturedStep {
@@ -70,6 +81,8 @@ export class Replayer {
       try {
         return await this.#definition.run(ctx, input);
       } catch (error) {
+        // Continuing as new is not a failure: nothing is compensated.
+        if (error instanceof ContinueAsNewRequest) throw error;
         // Saga: undo the completed steps in reverse; the original failure is what the run reports.
         for (const compensation of compensations.reverse()) await compensation.run();
         throw error;
@@ -77,7 +90,7 @@ export class Replayer {
     };
     body().then(
       (result) => this.#issue({ kind: 'complete', seq: this.#commands.length, result: result ?? null }),
-      (error: unknown) => this.#issue({ kind: 'fail', seq: this.#commands.length, failure: failureOf(error) }),
+      (error: unknown) => this.#issue(error instanceof ContinueAsNewRequest ? { kind: 'continue', seq: this.#commands.length, input: error.input } : { kind: 'fail', seq: this.#commands.length, failure: failureOf(error) }),
     );
   }
 
@@ -220,6 +233,7 @@ export class Replayer {
       now: () => marker('now', () => this.#live.nowMs()),
       random: () => marker('random', () => this.#live.random()),
       setQuery: (name, handler) => void this.#queries.set(name, handler),
+      continueAsNew: (next) => Promise.reject(new ContinueAsNewRequest(toJson(next, this.#limits.valueBytesMax, 'continue-as-new input'))),
     };
   }
 

@@ -1,163 +1,175 @@
 /**
- * Workflow benchmark: a 3-step workflow (each step's result fsync'd to the WAL before the next runs)
- * started at 1 and 64 concurrent starts: workflows/s and step latency p50/p99 (from `ctx.step` to its
- * result being durable and seen by the workflow). Then resume after kill -9: a child process puts
- * RESUME_RUNS workflows in flight (each past its first step, waiting for a signal), is killed with
- * SIGKILL, and the time to open the engine (WAL replay into histories + replay of every run through its
- * function + resume) is measured here.
+ * Workflow benchmark: Troupe beside a real Restate server and a real Temporal dev server, on this
+ * machine, in this run (test/bench/workflow/subjects.ts says how each is driven and what durability
+ * each has). For each system, one after the other:
  *
- * Baseline, measured in the same run on the same disk: the storage WAL's own fsync'd appends of the
- * same number of records of the same size (what the histories cost with no engine), at 1 and 64
- * concurrent appenders. `ratio` is ours / baseline in workflows/s at 64 concurrent starts. Comparisons
- * with Restate and Temporal servers are not measured here.
+ * 1. a 3-step workflow started and awaited by 1 and by 64 concurrent clients: workflows/s, and step
+ *    p50/p99, where a step's latency is from its start to the next step's start (or, for the last,
+ *    to the result reaching the client): one durable step round;
+ * 2. resume after kill -9: RESUME_RUNS `parked` workflows (past one step, each waiting for a signal)
+ *    are put in flight, the process holding the durable state is killed with SIGKILL, and the clock
+ *    starts as it is started again; each workflow is then signalled (64 at a time) as soon as the
+ *    system accepts requests. `resumeMs` is until every one of them completed, `firstMs` until the
+ *    first did. For Troupe the killed process is the whole node (engine, workers and all); for Restate
+ *    and Temporal it is the server, while their stateless endpoint / worker keep running here.
  *
- * Run with `npm run bench -- workflow`; the last line is the JSON.
+ * Peers are installed once into the cache (test/services/workflow-peers.ts). A peer that cannot be
+ * installed or started is reported with its error and the others are still measured.
+ * Settings: WORKFLOW_BENCH_RUNS_1 (default 200), WORKFLOW_BENCH_RUNS_64 (1000), WORKFLOW_BENCH_RESUME_RUNS
+ * (10000), WORKFLOW_BENCH_PEERS (default `restate,temporal`).
+ *
+ * Run with `npm run bench -- workflow`; the last line is the JSON, with every figure of each system and
+ * `ratios` (Troupe / peer: throughput above 1 and resume time below 1 are better for Troupe).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { Wal } from '../../actors/storage/index.js';
-import { WorkflowEngine, workflow, type WorkflowDefinition } from '../../actors/workflow/index.js';
-import { childExited, spawnChild, stopChild } from '../support/children.js';
+import { stopAllChildren } from '../support/children.js';
+import { ensureWorkflowPeers, workflowPeerVersions } from '../services/workflow-peers.js';
+import { now, restateSubject, temporalSubject, troupeSubject, type Subject } from './workflow/subjects.js';
 
-const RUNS = Number(process.env.WORKFLOW_BENCH_RUNS ?? '1000');
-const RESUME_RUNS = Number(process.env.WORKFLOW_BENCH_RESUME_RUNS ?? '10000');
+const runs1 = Number(process.env.WORKFLOW_BENCH_RUNS_1 ?? '200');
+const runs64 = Number(process.env.WORKFLOW_BENCH_RUNS_64 ?? '1000');
+const resumeRuns = Number(process.env.WORKFLOW_BENCH_RESUME_RUNS ?? '10000');
+const peerNames = (process.env.WORKFLOW_BENCH_PEERS ?? 'restate,temporal').split(',').filter((name) => name !== '');
 const scratch = mkdtempSync(path.join(tmpdir(), 'troupe-workflow-bench-'));
-let directories = 0;
-const fresh = (): string => path.join(scratch, `run-${(directories += 1)}`);
 
-const stepLatenciesMs: number[] = [];
-const threeSteps = workflow('three', async (ctx, input: { n: number }) => {
-  let value = input.n;
-  for (const name of ['reserve', 'charge', 'ship']) {
-    const before = performance.now();
-    value = await ctx.step(name, () => value + 1);
-    stepLatenciesMs.push(performance.now() - before);
-  }
-  return value;
-});
-const parked = workflow('parked', async (ctx, input: { n: number }) => {
-  const first = await ctx.step('first', () => input.n);
-  await ctx.signal('go');
-  return first;
-});
-const workflows = [threeSteps, parked] as WorkflowDefinition<never, unknown>[];
-
-function percentile(values: number[], fraction: number): number {
+function percentile(values: readonly number[], fraction: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return Number((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0).toFixed(3));
 }
 
-/** Runs RUNS 3-step workflows with `concurrency` starters; returns workflows/s, step latencies, WAL records. */
-async function ours(concurrency: number): Promise<{ workflowsPerSecond: number; stepP50Ms: number; stepP99Ms: number; records: number; recordBytes: number }> {
-  const directory = fresh();
-  const engine = await WorkflowEngine.open({ directory, workflows });
-  stepLatenciesMs.length = 0;
+/** Runs `count` tasks with `concurrency` workers. */
+async function pool(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
   let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < RUNS) {
-      const id = `w-${(next += 1)}`;
-      await engine.start('three', { workflowId: id, input: { n: next } });
-      await engine.result(id);
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  const bytes = engine.list().reduce((sum, run) => sum + JSON.stringify(engine.history(run.workflowId)).length, 0);
-  await engine.close();
-  const reopened = await WorkflowEngine.open({ directory, workflows });
-  const records = reopened.recovery.records;
-  await reopened.close();
-  return { workflowsPerSecond: Math.round(RUNS / seconds), stepP50Ms: percentile(stepLatenciesMs, 0.5), stepP99Ms: percentile(stepLatenciesMs, 0.99), records, recordBytes: Math.round(bytes / records) };
-}
-
-/** The WAL alone: `records` fsync'd appends of `recordBytes` with `concurrency` appenders; appends/s. */
-async function baseline(concurrency: number, records: number, recordBytes: number): Promise<number> {
-  const wal = await Wal.open({ directory: fresh() });
-  const payload = new Uint8Array(recordBytes).fill(97);
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < records) {
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count) {
+      const index = next;
       next += 1;
-      await wal.append(payload);
+      await task(index);
     }
   }));
-  const seconds = (performance.now() - started) / 1000;
-  await wal.close();
-  return Math.round(records / seconds);
 }
 
-/** Child mode: put RESUME_RUNS runs in flight, print `ready`, wait to be killed. */
-async function child(directory: string): Promise<void> {
-  const engine = await WorkflowEngine.open({ directory, workflows });
-  let next = 0;
-  await Promise.all(Array.from({ length: 256 }, async () => {
-    while (next < RESUME_RUNS) {
-      const id = `p-${(next += 1)}`;
-      await engine.start('parked', { workflowId: id, input: { n: next } });
-    }
-  }));
-  const { waitFor } = await import('../support/wait.js');
-  await waitFor(() => engine.list().every((run) => engine.history(run.workflowId).some((event) => event.type === 'signalAwaited')), { timeoutMs: 600_000 });
-  process.stdout.write('ready\n');
-  setInterval(() => {}, 60_000);
+interface Throughput {
+  readonly workflowsPerSecond: number;
+  readonly stepP50Ms: number;
+  readonly stepP99Ms: number;
 }
 
-/** Kills the child with SIGKILL once its runs are in flight; returns the time to reopen and resume them. */
-async function resumeAfterKill(): Promise<{ resumeMs: number; resumed: number; records: number }> {
-  const directory = fresh();
-  const script = fileURLToPath(import.meta.url);
-  const childProcess = spawnChild(process.execPath, ['--import', 'tsx', script, '--child', directory], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: childProcess.stdout! }).on('line', (line) => line === 'ready' && resolve());
-      childProcess.once('exit', (code) => reject(new Error(`bench child exited early (${String(code)})`)));
-    });
-  } finally {
-    await stopChild(childProcess);
+async function throughput(subject: Subject, label: string, count: number, concurrency: number): Promise<Throughput> {
+  const steps: number[] = [];
+  const started = now();
+  await pool(count, concurrency, async (index) => {
+    const times = await subject.runThree(`${label}-${index}`, index);
+    for (let step = 1; step < times.length; step += 1) steps.push(times[step]! - times[step - 1]!);
+  });
+  const seconds = (now() - started) / 1000;
+  return { workflowsPerSecond: Math.round(count / seconds), stepP50Ms: percentile(steps, 0.5), stepP99Ms: percentile(steps, 0.99) };
+}
+
+interface Resume {
+  readonly runsInFlight: number;
+  readonly parkMs: number;
+  readonly firstMs: number;
+  readonly resumeMs: number;
+}
+
+async function resumeAfterKill(subject: Subject): Promise<Resume> {
+  const ids = Array.from({ length: resumeRuns }, (_, index) => `parked-${index}`);
+  const parkStarted = now();
+  await pool(ids.length, 64, (index) => subject.startParked(ids[index]!, index));
+  for (;;) {
+    if (await subject.parkedCount(ids) >= ids.length) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  await childExited(childProcess);
-  const started = performance.now();
-  const engine = await WorkflowEngine.open({ directory, workflows });
-  const resumeMs = Math.round(performance.now() - started);
-  const { resumed, records } = engine.recovery;
-  await engine.close();
-  return { resumeMs, resumed, records };
+  const parkMs = Math.round(now() - parkStarted);
+  await subject.kill();
+  const restarted = now();
+  await subject.restart();
+  let firstMs = 0;
+  await pool(ids.length, 64, async (index) => {
+    await subject.release(ids[index]!);
+    if (firstMs === 0) firstMs = Math.round(now() - restarted);
+  });
+  return { runsInFlight: ids.length, parkMs, firstMs, resumeMs: Math.round(now() - restarted) };
+}
+
+interface Figures {
+  readonly concurrency1: Throughput;
+  readonly concurrency64: Throughput;
+  readonly resumeAfterKill: Resume;
+}
+
+async function measure(make: () => Promise<Subject>): Promise<Figures> {
+  const subject = await make();
+  try {
+    await throughput(subject, 'warm', 50, 8);
+    const concurrency1 = await throughput(subject, 'c1', runs1, 1);
+    const concurrency64 = await throughput(subject, 'c64', runs64, 64);
+    const resume = await resumeAfterKill(subject);
+    return { concurrency1, concurrency64, resumeAfterKill: resume };
+  } finally {
+    await subject.close().catch(() => undefined);
+    await stopAllChildren();
+  }
+}
+
+function ratios(ours: Figures, peer: Figures): Record<string, number> {
+  const ratio = (a: number, b: number): number => Number((a / b).toFixed(3));
+  return {
+    workflowsPerSecond1: ratio(ours.concurrency1.workflowsPerSecond, peer.concurrency1.workflowsPerSecond),
+    workflowsPerSecond64: ratio(ours.concurrency64.workflowsPerSecond, peer.concurrency64.workflowsPerSecond),
+    stepP50Ms64: ratio(ours.concurrency64.stepP50Ms, peer.concurrency64.stepP50Ms),
+    stepP99Ms64: ratio(ours.concurrency64.stepP99Ms, peer.concurrency64.stepP99Ms),
+    resumeMs: ratio(ours.resumeAfterKill.resumeMs, peer.resumeAfterKill.resumeMs),
+  };
 }
 
 async function main(): Promise<void> {
-  const one = await ours(1);
-  const sixtyFour = await ours(64);
-  const recordsPerWorkflow = sixtyFour.records / RUNS;
-  const baselineOne = await baseline(1, one.records, one.recordBytes);
-  const baselineSixtyFour = await baseline(64, sixtyFour.records, sixtyFour.recordBytes);
-  const resume = await resumeAfterKill();
-  const figures = {
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  log(`workflow bench: ${runs1} runs at 1, ${runs64} at 64, ${resumeRuns} in flight for resume; peers ${peerNames.join(', ') || 'none'}`);
+  // WORKFLOW_BENCH_SKIP_TROUPE=1 measures only the peers (for checking their set-up).
+  const troupe = process.env.WORKFLOW_BENCH_SKIP_TROUPE === '1' ? undefined : await measure(() => troupeSubject(path.join(scratch, 'troupe')));
+  log(`troupe: ${JSON.stringify(troupe)}`);
+  const baseline: Record<string, Figures | { error: string }> = {};
+  let peers: ReturnType<typeof ensureWorkflowPeers> | undefined;
+  try {
+    if (peerNames.length > 0) peers = ensureWorkflowPeers();
+  } catch (error) {
+    for (const name of peerNames) baseline[name] = { error: `install failed: ${(error as Error).message}` };
+  }
+  for (const name of peerNames) {
+    if (peers === undefined) break;
+    const installed = peers;
+    try {
+      const make = name === 'restate' ? () => restateSubject(installed, path.join(scratch, 'restate')) : name === 'temporal' ? () => temporalSubject(installed, path.join(scratch, 'temporal')) : undefined;
+      if (make === undefined) throw new Error(`unknown peer ${name}`);
+      baseline[name] = await measure(make);
+      log(`${name}: ${JSON.stringify(baseline[name])}`);
+    } catch (error) {
+      baseline[name] = { error: (error as Error).stack ?? String(error) };
+      log(`${name} failed: ${(error as Error).message}`);
+    }
+  }
+  const ratioTable: Record<string, Record<string, number>> = {};
+  for (const [name, figures] of Object.entries(baseline)) if (troupe !== undefined && !('error' in figures)) ratioTable[name] = ratios(troupe, figures);
+  const throughputRatios = Object.values(ratioTable).map((table) => table.workflowsPerSecond64!);
+  console.log(JSON.stringify({
     bench: 'workflow',
-    runs: RUNS,
-    recordsPerWorkflow,
-    concurrency1: { workflowsPerSecond: one.workflowsPerSecond, stepP50Ms: one.stepP50Ms, stepP99Ms: one.stepP99Ms },
-    concurrency64: { workflowsPerSecond: sixtyFour.workflowsPerSecond, stepP50Ms: sixtyFour.stepP50Ms, stepP99Ms: sixtyFour.stepP99Ms },
-    resumeAfterKill: { runsInFlight: resume.resumed, walRecords: resume.records, resumeMs: resume.resumeMs },
-    baseline: {
-      what: 'storage WAL fsync\'d appends of the same record count and size, no engine',
-      concurrency1: { appendsPerSecond: baselineOne, workflowsPerSecondEquivalent: Math.round(baselineOne / (one.records / RUNS)) },
-      concurrency64: { appendsPerSecond: baselineSixtyFour, workflowsPerSecondEquivalent: Math.round(baselineSixtyFour / recordsPerWorkflow) },
-    },
-    ratio: Number((sixtyFour.workflowsPerSecond / (baselineSixtyFour / recordsPerWorkflow)).toFixed(3)),
-  };
-  console.log(JSON.stringify(figures));
+    runs: { concurrency1: runs1, concurrency64: runs64, resumeInFlight: resumeRuns },
+    troupe,
+    baseline: { versions: workflowPeerVersions, ...baseline },
+    ratios: ratioTable,
+    // The worst throughput ratio at 64 concurrent starts across the peers measured.
+    ratio: throughputRatios.length > 0 ? Math.min(...throughputRatios) : null,
+  }));
 }
 
-if (process.argv[2] === '--child') {
-  await child(process.argv[3]!);
-} else {
-  try {
-    await main();
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
+try {
+  await main();
+} finally {
+  await stopAllChildren();
+  rmSync(scratch, { recursive: true, force: true });
 }
+process.exit(0);

@@ -8,7 +8,7 @@ import type { HistoryEvent, RunState, StepState } from './types.js';
 /** The state before any event: replaced by the `started` event. */
 export function emptyRunState(): RunState {
   return {
-    workflowId: '', workflowType: '', input: null, status: 'running', startedAtMs: 0, commands: [], steps: {}, timers: {},
+    workflowId: '', workflowType: '', input: null, status: 'running', run: 1, startedAtMs: 0, commands: [], steps: {}, timers: {},
     children: {}, cancelRequested: false, events: 0, diverged: false,
   };
 }
@@ -37,7 +37,7 @@ export function applyEvent(previous: RunState, event: HistoryEvent): RunState {
   switch (event.type) {
     case 'started':
       return {
-        ...state, workflowId: event.workflowId, workflowType: event.workflowType, input: event.input, startedAtMs: event.atMs,
+        ...state, workflowId: event.workflowId, workflowType: event.workflowType, input: event.input, startedAtMs: event.atMs, run: event.run ?? 1,
         ...(event.executionTimeoutMs !== undefined ? { executionDeadlineMs: event.atMs + event.executionTimeoutMs } : {}),
         ...(event.parentId !== undefined ? { parentId: event.parentId, parentSeq: event.parentSeq ?? 0 } : {}),
       };
@@ -89,6 +89,8 @@ export function applyEvent(previous: RunState, event: HistoryEvent): RunState {
       return { ...record(state, state.commands.length, 'fail', ''), status: 'failed', failure: event.failure };
     case 'cancelled':
       return { ...record(state, state.commands.length, 'fail', ''), status: 'cancelled', failure: event.failure };
+    case 'continuedAsNew':
+      return { ...record(state, state.commands.length, 'continue', ''), status: 'continued', continuedWith: event.input };
     case 'timedOut':
       return { ...state, status: 'timedOut', failure: { type: 'WORKFLOW_TIMED_OUT', message: 'workflow execution timeout' } };
     default: {

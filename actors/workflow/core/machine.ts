@@ -49,9 +49,18 @@ class Output {
   }
 }
 
-/** The idempotency key of a step attempt: stable across crashes and replays. */
-export function idempotencyKey(workflowId: string, stepName: string, attempt: number): string {
-  return `${workflowId}/${stepName}/${attempt}`;
+/** `{ atMs }` when the input carried a time (older inputs and histories may not). */
+function at(nowMs: number | undefined): { atMs?: number } {
+  return nowMs === undefined ? {} : { atMs: nowMs };
+}
+
+/**
+ * The idempotency key of a step attempt: stable across crashes and replays. A retried workflow (run 2
+ * and later of the same id) gets keys of its own, `<workflowId>#<run>/<step>/<attempt>`, so its steps
+ * are new effects rather than answers deduplicated against the failed run's.
+ */
+export function idempotencyKey(workflowId: string, stepName: string, attempt: number, run = 1): string {
+  return `${run > 1 ? `${workflowId}#${run}` : workflowId}/${stepName}/${attempt}`;
 }
 
 /** Advances a run by one input. Pure: no I/O, no clock, no randomness beyond `input`. */
@@ -66,6 +75,7 @@ export function step(state: RunState, input: CoreInput): CoreOutput {
           type: 'started', workflowId: input.workflowId, workflowType: input.workflowType, input: input.input, atMs: input.nowMs,
           ...(input.executionTimeoutMs !== undefined ? { executionTimeoutMs: input.executionTimeoutMs } : {}),
           ...(input.parentId !== undefined ? { parentId: input.parentId, parentSeq: input.parentSeq ?? 0 } : {}),
+          ...(input.run !== undefined && input.run > 1 ? { run: input.run } : {}),
         });
       }
       break;
@@ -89,12 +99,12 @@ export function step(state: RunState, input: CoreInput): CoreOutput {
       tick(out, input.nowMs, input.random);
       break;
     case 'signal':
-      if (out.state.status === 'running') out.event({ type: 'signalReceived', name: input.name, payload: input.payload });
+      if (out.state.status === 'running') out.event({ type: 'signalReceived', name: input.name, payload: input.payload, ...at(input.nowMs) });
       break;
     case 'childResult': {
       const child = out.state.children[input.seq];
       if (out.state.status === 'running' && child !== undefined && !child.done) {
-        out.event({ type: 'childCompleted', seq: input.seq, ok: input.ok, ...(input.ok ? { result: input.result } : { failure: input.failure ?? { type: 'Error', message: 'child failed' } }) });
+        out.event({ type: 'childCompleted', seq: input.seq, ok: input.ok, ...(input.ok ? { result: input.result } : { failure: input.failure ?? { type: 'Error', message: 'child failed' } }), ...at(input.nowMs) });
       }
       break;
     }
@@ -132,7 +142,7 @@ function applyCommand(out: Output, command: Command, nowMs: number): boolean {
 }
 
 function commandName(command: Command): string {
-  return command.kind === 'complete' || command.kind === 'fail' ? '' : command.name;
+  return command.kind === 'complete' || command.kind === 'fail' || command.kind === 'continue' ? '' : command.name;
 }
 
 function diverge(out: Output, seq: number, expected: RecordedCommand | undefined, actual: RecordedCommand | undefined): void {
@@ -145,7 +155,7 @@ function executeCommand(out: Output, command: Command, nowMs: number): void {
   switch (command.kind) {
     case 'step':
       out.event({ type: 'stepScheduled', seq: command.seq, name: command.name, attempt: 1, atMs: nowMs, options: command.options });
-      out.effect(dispatch(workflowId, out.state.steps[command.seq]!));
+      out.effect(dispatch(out.state, out.state.steps[command.seq]!));
       return;
     case 'timer':
       out.event({ type: 'timerSet', seq: command.seq, name: command.name, dueMs: command.dueMs });
@@ -157,32 +167,36 @@ function executeCommand(out: Output, command: Command, nowMs: number): void {
       out.event({ type: 'markerRecorded', seq: command.seq, name: command.name, value: command.value });
       return;
     case 'child': {
-      const childId = `${workflowId}/${command.name}`;
+      // A retried run (run 2 and later) starts children of its own rather than finding the failed run's.
+      const childId = `${out.state.run > 1 ? `${workflowId}#${out.state.run}` : workflowId}/${command.name}`;
       out.event({ type: 'childStarted', seq: command.seq, name: command.name, childId, workflowType: command.workflowType, input: command.input });
       out.effect({ type: 'startChild', seq: command.seq, childId, workflowType: command.workflowType, input: command.input });
       return;
     }
     case 'complete':
-      finish(out, { type: 'completed', result: command.result });
+      finish(out, { type: 'completed', result: command.result, atMs: nowMs });
+      return;
+    case 'continue':
+      finish(out, { type: 'continuedAsNew', input: command.input, atMs: nowMs });
       return;
     case 'fail':
-      finish(out, out.state.cancelRequested && command.failure.type === 'CANCELLED' ? { type: 'cancelled', failure: command.failure } : { type: 'failed', failure: command.failure });
+      finish(out, out.state.cancelRequested && command.failure.type === 'CANCELLED' ? { type: 'cancelled', failure: command.failure, atMs: nowMs } : { type: 'failed', failure: command.failure, atMs: nowMs });
       return;
   }
 }
 
-function dispatch(workflowId: string, current: StepState): Effect {
-  return { type: 'dispatch', seq: current.seq, name: current.name, attempt: current.attempt, idempotencyKey: idempotencyKey(workflowId, current.name, current.attempt), taskQueue: current.options.taskQueue };
+function dispatch(state: RunState, current: StepState): Effect {
+  return { type: 'dispatch', seq: current.seq, name: current.name, attempt: current.attempt, idempotencyKey: idempotencyKey(state.workflowId, current.name, current.attempt, state.run), taskQueue: current.options.taskQueue };
 }
 
 /** Records the terminal event, aborts every attempt still in flight, and reports the outcome. */
-function finish(out: Output, event: Extract<HistoryEvent, { type: 'completed' | 'failed' | 'cancelled' | 'timedOut' }>): void {
+function finish(out: Output, event: Extract<HistoryEvent, { type: 'completed' | 'failed' | 'cancelled' | 'timedOut' | 'continuedAsNew' }>): void {
   const inFlight = Object.values(out.state.steps).filter((each) => each.phase === 'scheduled' || each.phase === 'started');
   out.event(event);
   for (const each of inFlight) out.effect({ type: 'abort', seq: each.seq, attempt: each.attempt, reason: `workflow ${event.type}` });
   const state = out.state;
   if (state.status === 'running') return;
-  out.effect({ type: 'finished', status: state.status, ...(state.status === 'completed' ? { result: state.result } : { failure: state.failure! }) });
+  out.effect({ type: 'finished', status: state.status, ...(state.status === 'completed' ? { result: state.result } : state.status === 'continued' ? {} : { failure: state.failure! }) });
 }
 
 /** The step's current attempt, if `attempt` is it and the run still runs; otherwise the input is stale. */
@@ -200,12 +214,12 @@ function stepResult(out: Output, input: Extract<CoreInput, { type: 'stepResult' 
   const current = liveStep(out.state, input.seq, input.attempt);
   if (current === undefined || (current.phase !== 'started' && current.phase !== 'scheduled')) return;
   if (input.ok) {
-    out.event({ type: 'stepCompleted', seq: input.seq, attempt: input.attempt, result: input.result ?? null });
+    out.event({ type: 'stepCompleted', seq: input.seq, attempt: input.attempt, result: input.result ?? null, atMs: input.nowMs });
     return;
   }
   const failure = input.failure ?? { type: 'Error', message: 'step failed' };
   const decision = decideRetry(current, failure, input.nowMs, input.random);
-  out.event({ type: 'stepFailed', seq: input.seq, attempt: input.attempt, failure, final: !decision.retry, ...(decision.retry ? { retryAtMs: decision.retryAtMs } : {}) });
+  out.event({ type: 'stepFailed', seq: input.seq, attempt: input.attempt, failure, final: !decision.retry, ...(decision.retry ? { retryAtMs: decision.retryAtMs } : {}), atMs: input.nowMs });
 }
 
 /** Which timeout of `current` is due at `nowMs`, if any (scheduleToClose first: it ends all retries). */
@@ -230,7 +244,7 @@ function tick(out: Output, nowMs: number, random: number): void {
     return;
   }
   for (const [seqText, timer] of Object.entries(out.state.timers)) {
-    if (!timer.fired && nowMs >= timer.dueMs) out.event({ type: 'timerFired', seq: Number(seqText) });
+    if (!timer.fired && nowMs >= timer.dueMs) out.event({ type: 'timerFired', seq: Number(seqText), atMs: nowMs });
   }
   let uses = 0;
   for (const current of Object.values(out.state.steps)) {
@@ -242,7 +256,7 @@ function tick(out: Output, nowMs: number, random: number): void {
       timeOut(out, current, timeout, nowMs, spread);
     } else if (current.phase === 'backoff' && nowMs >= (current.retryAtMs ?? 0)) {
       out.event({ type: 'stepScheduled', seq: current.seq, name: current.name, attempt: current.attempt + 1, atMs: nowMs, options: current.options });
-      out.effect(dispatch(out.state.workflowId, out.state.steps[current.seq]!));
+      out.effect(dispatch(out.state, out.state.steps[current.seq]!));
     }
   }
 }
@@ -254,7 +268,7 @@ function timeOut(out: Output, current: StepState, timeout: TimeoutKind, nowMs: n
   const decision = retryable ? decideRetry(current, failure, nowMs, random) : undefined;
   const retry = decision?.retry === true ? decision.retryAtMs : undefined;
   const wasRunning = current.phase !== 'backoff';
-  out.event({ type: 'stepTimedOut', seq: current.seq, attempt: current.attempt, timeout, final: retry === undefined, ...(retry !== undefined ? { retryAtMs: retry } : {}) });
+  out.event({ type: 'stepTimedOut', seq: current.seq, attempt: current.attempt, timeout, final: retry === undefined, ...(retry !== undefined ? { retryAtMs: retry } : {}), atMs: nowMs });
   if (wasRunning) out.effect({ type: 'abort', seq: current.seq, attempt: current.attempt, reason: failure.message });
 }
 
@@ -264,7 +278,7 @@ function cancel(out: Output, nowMs: number): void {
   out.event({ type: 'cancelRequested', atMs: nowMs });
   for (const current of Object.values(out.state.steps)) {
     if (current.phase !== 'scheduled' && current.phase !== 'started' && current.phase !== 'backoff') continue;
-    out.event({ type: 'stepFailed', seq: current.seq, attempt: current.attempt, failure: { type: 'CANCELLED', message: 'workflow cancelled' }, final: true });
+    out.event({ type: 'stepFailed', seq: current.seq, attempt: current.attempt, failure: { type: 'CANCELLED', message: 'workflow cancelled' }, final: true, atMs: nowMs });
     if (current.phase !== 'backoff') out.effect({ type: 'abort', seq: current.seq, attempt: current.attempt, reason: 'workflow cancelled' });
   }
 }
@@ -284,7 +298,7 @@ function recover(out: Output, nowMs: number, issued: number): void {
     if (current.phase !== 'scheduled' && current.phase !== 'started') continue;
     const rescheduled: StepState = { seq: current.seq, name: current.name, options: current.options, firstScheduledAtMs: current.firstScheduledAtMs, attempt: current.attempt, phase: 'scheduled', attemptScheduledAtMs: nowMs };
     out.state = replaceStep(out.state, rescheduled);
-    out.effect(dispatch(out.state.workflowId, rescheduled));
+    out.effect(dispatch(out.state, rescheduled));
   }
   for (const [seqText, child] of Object.entries(out.state.children)) {
     if (child.done) continue;

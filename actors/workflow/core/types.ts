@@ -47,28 +47,30 @@ export interface FailureInfo {
 export type TimeoutKind = 'scheduleToStart' | 'startToClose' | 'scheduleToClose' | 'heartbeat';
 
 /** Terminal status of a run; `running` until one of the others. */
-export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'timedOut';
+/** `continued`: the run ended by continuing as new (`ctx.continueAsNew`); the next run of the id carries on. */
+export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'timedOut' | 'continued';
 
 /** One record of a run's history. `seq` is the command sequence number the event belongs to. */
 export type HistoryEvent =
-  | { readonly type: 'started'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly atMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number }
+  | { readonly type: 'started'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly atMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number; readonly run?: number }
   | { readonly type: 'stepScheduled'; readonly seq: number; readonly name: string; readonly attempt: number; readonly atMs: number; readonly options: StepOptions }
   | { readonly type: 'stepStarted'; readonly seq: number; readonly attempt: number; readonly atMs: number }
-  | { readonly type: 'stepCompleted'; readonly seq: number; readonly attempt: number; readonly result: unknown }
-  | { readonly type: 'stepFailed'; readonly seq: number; readonly attempt: number; readonly failure: FailureInfo; readonly final: boolean; readonly retryAtMs?: number }
-  | { readonly type: 'stepTimedOut'; readonly seq: number; readonly attempt: number; readonly timeout: TimeoutKind; readonly final: boolean; readonly retryAtMs?: number }
+  | { readonly type: 'stepCompleted'; readonly seq: number; readonly attempt: number; readonly result: unknown; readonly atMs?: number }
+  | { readonly type: 'stepFailed'; readonly seq: number; readonly attempt: number; readonly failure: FailureInfo; readonly final: boolean; readonly retryAtMs?: number; readonly atMs?: number }
+  | { readonly type: 'stepTimedOut'; readonly seq: number; readonly attempt: number; readonly timeout: TimeoutKind; readonly final: boolean; readonly retryAtMs?: number; readonly atMs?: number }
   | { readonly type: 'timerSet'; readonly seq: number; readonly name: string; readonly dueMs: number }
-  | { readonly type: 'timerFired'; readonly seq: number }
+  | { readonly type: 'timerFired'; readonly seq: number; readonly atMs?: number }
   | { readonly type: 'signalAwaited'; readonly seq: number; readonly name: string }
-  | { readonly type: 'signalReceived'; readonly name: string; readonly payload: unknown }
+  | { readonly type: 'signalReceived'; readonly name: string; readonly payload: unknown; readonly atMs?: number }
   | { readonly type: 'markerRecorded'; readonly seq: number; readonly name: string; readonly value: number }
   | { readonly type: 'childStarted'; readonly seq: number; readonly name: string; readonly childId: string; readonly workflowType: string; readonly input: unknown }
-  | { readonly type: 'childCompleted'; readonly seq: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo }
+  | { readonly type: 'childCompleted'; readonly seq: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo; readonly atMs?: number }
   | { readonly type: 'cancelRequested'; readonly atMs: number }
-  | { readonly type: 'completed'; readonly result: unknown }
-  | { readonly type: 'failed'; readonly failure: FailureInfo }
-  | { readonly type: 'cancelled'; readonly failure: FailureInfo }
-  | { readonly type: 'timedOut'; readonly atMs: number };
+  | { readonly type: 'completed'; readonly result: unknown; readonly atMs?: number }
+  | { readonly type: 'failed'; readonly failure: FailureInfo; readonly atMs?: number }
+  | { readonly type: 'cancelled'; readonly failure: FailureInfo; readonly atMs?: number }
+  | { readonly type: 'timedOut'; readonly atMs: number }
+  | { readonly type: 'continuedAsNew'; readonly input: unknown; readonly atMs?: number };
 
 /** What the workflow function asked for, in the order it asked. Replay must repeat this sequence. */
 export type Command =
@@ -78,7 +80,8 @@ export type Command =
   | { readonly kind: 'marker'; readonly seq: number; readonly name: string; readonly value: number }
   | { readonly kind: 'child'; readonly seq: number; readonly name: string; readonly workflowType: string; readonly input: unknown }
   | { readonly kind: 'complete'; readonly seq: number; readonly result: unknown }
-  | { readonly kind: 'fail'; readonly seq: number; readonly failure: FailureInfo };
+  | { readonly kind: 'fail'; readonly seq: number; readonly failure: FailureInfo }
+  | { readonly kind: 'continue'; readonly seq: number; readonly input: unknown };
 
 /** A command as the history remembers it (enough to compare a replay against). */
 export interface RecordedCommand {
@@ -88,14 +91,14 @@ export interface RecordedCommand {
 
 /** What the shell feeds the core. Time (`nowMs`) and randomness (`random`, in [0, 1)) come in here. */
 export type CoreInput =
-  | { readonly type: 'start'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly nowMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number }
+  | { readonly type: 'start'; readonly workflowId: string; readonly workflowType: string; readonly input: unknown; readonly nowMs: number; readonly executionTimeoutMs?: number; readonly parentId?: string; readonly parentSeq?: number; readonly run?: number }
   | { readonly type: 'commands'; readonly commands: readonly Command[]; readonly nowMs: number }
   | { readonly type: 'stepStarted'; readonly seq: number; readonly attempt: number; readonly nowMs: number }
   | { readonly type: 'stepResult'; readonly seq: number; readonly attempt: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo; readonly nowMs: number; readonly random: number }
   | { readonly type: 'heartbeat'; readonly seq: number; readonly attempt: number; readonly nowMs: number }
   | { readonly type: 'tick'; readonly nowMs: number; readonly random: number }
-  | { readonly type: 'signal'; readonly name: string; readonly payload: unknown }
-  | { readonly type: 'childResult'; readonly seq: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo }
+  | { readonly type: 'signal'; readonly name: string; readonly payload: unknown; readonly nowMs?: number }
+  | { readonly type: 'childResult'; readonly seq: number; readonly ok: boolean; readonly result?: unknown; readonly failure?: FailureInfo; readonly nowMs?: number }
   | { readonly type: 'cancel'; readonly nowMs: number }
   | { readonly type: 'recover'; readonly nowMs: number; readonly issued: number };
 
@@ -139,6 +142,8 @@ export interface RunState {
   readonly workflowType: string;
   readonly input: unknown;
   readonly status: RunStatus;
+  /** 1 for the first run of a workflow id; `retry` starts run 2, 3, ... of the same id and input. */
+  readonly run: number;
   readonly startedAtMs: number;
   readonly executionDeadlineMs?: number;
   readonly parentId?: string;
@@ -150,6 +155,8 @@ export interface RunState {
   readonly cancelRequested: boolean;
   readonly result?: unknown;
   readonly failure?: FailureInfo;
+  /** The input of the next run, once the run continued as new. */
+  readonly continuedWith?: unknown;
   readonly events: number;
   /** Set once a replay diverged from the history; the run accepts no more commands until restarted. */
   readonly diverged: boolean;

@@ -1,6 +1,6 @@
 /**
- * Crash test with real processes (DESIGN.md section 3): a child process (crash-child.ts) runs the
- * engine with 12 workflows of 5 to 20 steps whose side effects append idempotency keys to a ledger
+ * Crash test with real processes (DESIGN.md section 3): a child process (crash-child.ts) runs a node
+ * hosting the engine's actor tree (a supervised actor per run, worker and timer actors) with 12 workflows of 5 to 20 steps whose side effects append idempotency keys to a ledger
  * file; the test kill -9s it at random points (while recovering, right after recovery, or a few
  * effects in, after a random delay), restarts it, and repeats for a budget of kills. Then it lets the
  * child finish and checks:

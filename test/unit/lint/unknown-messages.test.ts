@@ -17,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { defaultChunking, defaultDocumentLimits, hashingEmbedder, initialState, partitionWorker, searchActor, type PipelineStore } from '../../../actors/pipeline/index.js';
 import { raftReplica } from '../../../actors/raft/index.js';
 import { storageBehaviour } from '../../../actors/storage/index.js';
-import { workflow, workflowEngineBehaviour } from '../../../actors/workflow/index.js';
+import { runBehaviour, timerBehaviour, workerBehaviour, workflow, workflowEngineBehaviour, type RunSlot } from '../../../actors/workflow/index.js';
 import { counterBehaviour, echoBehaviour, flakyBehaviour, producerBehaviour, sinkBehaviour, slowSinkBehaviour, watcherBehaviour } from '../../../cluster/demo.js';
 import { behaviour, type ActorContext, type AnyBehaviour, type Ref, type TreeSnapshot } from '../../../runtime/index.js';
 import { deadLettersBehaviour } from '../../../runtime/dead-letters.js';
@@ -59,6 +59,16 @@ const notStarted: Record<string, string> = {
     'not exported: only startIngestion starts it, and its init joins a Kafka consumer group; test/integration/pipeline/ingestion.test.ts sends it the same messages against the real broker',
   'examples/embed.ts counter':
     'a runnable program whose module body starts a node; its receive refuses unknown messages with refuseUnknown like the others',
+};
+
+/** The token the workflow engine's own actors share; the messages checked here do not carry it. */
+const workflowToken = {};
+const stoppedRunSlot: RunSlot = {
+  workflowId: 'w', stopped: true,
+  create: () => { throw new Error('a stopped slot creates no host'); },
+  boot: () => ({ mode: 'restore' }),
+  attach: () => undefined,
+  detach: () => undefined,
 };
 
 const temporaries: string[] = [];
@@ -155,6 +165,31 @@ const rows: Row[] = [
       return { behaviour: workflowEngineBehaviour({ dataDir, workflows: [workflow('noop', async () => null)] }) };
     },
     legitimate: { message: { type: 'workflow.list' }, expect: (reply) => expect(reply).toEqual({ ok: true, runs: [] }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/workflow/worker-actor.ts workflow-worker',
+    build: () => ({ behaviour: workerBehaviour({ taskQueue: 'default', concurrency: 1, depthMax: 10, token: workflowToken, hooks: {} }) }),
+    legitimate: {
+      message: {
+        type: 'workflow.worker.submit', token: workflowToken,
+        attempt: { workflowId: 'w', stepName: 's', attempt: 1, signal: new AbortController().signal, run: async () => ({ ok: true, result: 1 }), report: () => undefined },
+      },
+      expect: (reply) => expect(reply).toEqual({ ok: true }),
+    },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/workflow/worker-actor.ts workflow-timers',
+    build: () => ({ behaviour: timerBehaviour({ token: workflowToken }) }),
+    legitimate: { message: { type: 'workflow.timers.arm', key: 'w', atMs: undefined, fire: () => undefined, token: workflowToken }, expect: (reply) => expect(reply).toEqual({ ok: true }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/workflow/run-actor.ts workflow-run',
+    // A slot of an engine that has stopped: the run actor comes up without a host and answers inputs without acting.
+    build: () => ({ behaviour: runBehaviour(stoppedRunSlot, workflowToken) }),
+    legitimate: { message: { type: 'workflow.run.input', message: { kind: 'tick' }, token: workflowToken }, expect: (reply) => expect(reply).toEqual({ ok: true }) },
     fingerprint: false,
   },
   {
