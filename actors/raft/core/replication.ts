@@ -99,7 +99,9 @@ export function handleAppendResponse(raft: Raft, message: AppendResponseMessage)
   }
   if (maybeCommit(raft)) {
     if (raft.role !== 'leader') return;
-    broadcastAppend(raft, true);
+    // The new commit index rides on the next AppendEntries or heartbeat (paper 5.3), not on a message
+    // of its own: every follower would answer it, costing each write two more messages per follower.
+    broadcastAppend(raft, false);
   } else {
     sendAllowed(raft, message.from, false);
   }
