@@ -521,8 +521,7 @@ export class Raft {
   /** The host made entries durable: a leader counts its own log toward commit only from now on. */
   stabilized(): void {
     if (this.role !== 'leader') return;
-    // Followers learn the new commit with the next AppendEntries or heartbeat (replication.ts).
-    if (maybeCommit(this) && this.role === 'leader') broadcastAppend(this, false);
+    if (maybeCommit(this) && this.role === 'leader') broadcastAppend(this, true);
   }
 
   /** The host snapshotted the state machine at `index` (already durable): compacts the log behind it. */

@@ -99,9 +99,7 @@ export function handleAppendResponse(raft: Raft, message: AppendResponseMessage)
   }
   if (maybeCommit(raft)) {
     if (raft.role !== 'leader') return;
-    // The new commit index rides on the next AppendEntries or heartbeat (paper 5.3), not on a message
-    // of its own: every follower would answer it, costing each write two more messages per follower.
-    broadcastAppend(raft, false);
+    broadcastAppend(raft, true);
   } else {
     sendAllowed(raft, message.from, false);
   }

@@ -245,20 +245,10 @@ export class Cluster {
     return best?.id ?? null;
   }
 
-  /**
-   * Proposes a payload at `id` and lets replication run, then lets the leader's next heartbeat tell
-   * the followers the new commit index (it rides on later AppendEntries and heartbeats, paper 5.3).
-   */
+  /** Proposes a payload at `id` and lets replication run. */
   propose(id: NodeId, text: string): ReturnType<RaftNode['propose']> {
     const result = this.node(id).propose(payload(text));
     this.stabilize();
-    this.heartbeat();
     return result;
-  }
-
-  /** Ticks the leader (only it) until it sends its heartbeats, and lets them and their answers run. */
-  heartbeat(): void {
-    const leader = this.leader();
-    if (leader !== null) this.tick(this.#overrides.heartbeatTicks ?? 1, [leader]);
   }
 }
