@@ -122,12 +122,6 @@ const restoreBatchPairsMax = 1_000;
 /** Sessions read per range when loading the eviction order. */
 const loadBatchMax = 1_000;
 
-/**
- * How long applied entries wait to share a LevelDB batch. A batch per entry costs a LevelDB write and a
- * thread-pool round trip each; after a crash, the entries of this window are replayed from the log.
- */
-export const levelWriteDelayMs = 20;
-
 /** The KV state of one replica over an engine. Create with `DurableKvMachine.open` (LevelDB) or `over`. */
 export class DurableKvMachine {
   readonly limits: KvLimits;
@@ -141,12 +135,9 @@ export class DurableKvMachine {
     this.#state = state;
   }
 
-  /**
-   * Opens (creating if missing) the LevelDB database at `location`. Its writes wait `levelWriteDelayMs`
-   * (unless `cacheLimits` says otherwise) so that the entries applied meanwhile share one LevelDB batch.
-   */
+  /** Opens (creating if missing) the LevelDB database at `location`. */
   static async open(location: string, limits: Partial<KvLimits> = {}, cacheLimits: Partial<CachedKvEngineLimits> = {}): Promise<DurableKvMachine> {
-    return DurableKvMachine.over(await LevelKvEngine.open(location), limits, { writeDelayMs: levelWriteDelayMs, ...cacheLimits });
+    return DurableKvMachine.over(await LevelKvEngine.open(location), limits, cacheLimits);
   }
 
   /** A machine over an open engine (for example a `MemoryKvEngine` in a simulation), behind a write-back cache. */

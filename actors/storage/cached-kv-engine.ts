@@ -6,10 +6,9 @@
  *
  * - `write` stages a batch and returns at once: reads through this engine see it from then on, and
  *   the batch reaches the engine below in the background, in order, coalesced with the batches staged
- *   while an earlier one was being written or, with `writeDelayMs`, within that delay of the first
- *   (etcd's backend commits every 100 ms). Each written batch is still one atomic engine batch that
+ *   while an earlier one was being written (each written batch is still one atomic engine batch that
  *   carries the applied index of its last part, so the engine below holds a prefix of the staged
- *   batches after any crash, never a part of one.
+ *   batches after any crash, never a part of one).
  * - Point reads are served from the staged (unwritten) values, then from a bounded cache of recently
  *   read and written keys, and only then from the engine below. A range that covers a single key is a
  *   point read; any other range, an export, a digest and a restore first wait until every staged
@@ -32,12 +31,6 @@ export interface CachedKvEngineLimits {
   readonly cachedBytesMax: number;
   /** Bytes staged but not yet in the engine below; past it `backlogged` is true and writers wait for `flushed()`. */
   readonly unwrittenBytesMax: number;
-  /**
-   * How long a batch staged while nothing is being written waits for more before they go below together
-   * (0: at once). Past `unwrittenBytesMax`, and for anything that needs the engine below settled (ranges,
-   * exports, restores, closing), the wait is cut short.
-   */
-  readonly writeDelayMs: number;
 }
 
 /** Default bounds. */
@@ -45,7 +38,6 @@ export const cachedKvEngineLimits: CachedKvEngineLimits = {
   cachedKeysMax: 100_000,
   cachedBytesMax: 32 * 1024 * 1024,
   unwrittenBytesMax: 16 * 1024 * 1024,
-  writeDelayMs: 0,
 };
 
 /** Bytes charged per cached or staged key beyond its key and value (map entries, strings). */
@@ -83,8 +75,6 @@ export class CachedKvEngine implements KvEngine {
   #writtenStage = 0;
   #appliedIndex: number;
   #writing = false;
-  /** The pending start of a delayed write (`writeDelayMs`). */
-  #delayTimer: ReturnType<typeof setTimeout> | undefined;
   #waiters: FlushWaiter[] = [];
   #failure: { readonly error: unknown } | undefined;
 
@@ -153,21 +143,7 @@ export class CachedKvEngine implements KvEngine {
     }
     this.#stagedIndex = appliedIndex;
     this.#appliedIndex = appliedIndex;
-    this.#scheduleWrite();
-  }
-
-  /** Starts writing what is staged: at once, or after `writeDelayMs` so that later batches join it. */
-  #scheduleWrite(): void {
-    if (this.#writing) return;
-    if (this.limits.writeDelayMs === 0 || this.backlogged) this.#writeNow();
-    else this.#delayTimer ??= setTimeout(() => this.#writeNow(), this.limits.writeDelayMs);
-  }
-
-  /** Cuts a pending delay short and writes what is staged. */
-  #writeNow(): void {
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
-    this.#delayTimer = undefined;
-    if (!this.#writing && this.#stagedIndex !== undefined) void this.#writeStaged();
+    if (!this.#writing) void this.#writeStaged();
   }
 
   /** Resolves once every batch staged before the call is in the engine below; rejects with a failed write. */
@@ -208,8 +184,6 @@ export class CachedKvEngine implements KvEngine {
 
   /** Writes what is staged (unless a write failed), then closes the engine below. */
   async close(): Promise<void> {
-    if (this.#delayTimer !== undefined) clearTimeout(this.#delayTimer);
-    this.#delayTimer = undefined;
     if (this.#failure === undefined) await this.#settled().catch(() => undefined);
     await this.#engine.close();
   }
@@ -217,7 +191,6 @@ export class CachedKvEngine implements KvEngine {
   /** Waits until nothing is staged or being written, so the engine below holds exactly what was applied. */
   async #settled(): Promise<void> {
     this.#checkUsable();
-    this.#writeNow();
     while (this.#writtenStage < this.#stage) await this.flushed();
   }
 

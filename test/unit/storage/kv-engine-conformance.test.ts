@@ -56,21 +56,6 @@ const fixtures: Array<[string, () => Promise<EngineFixture>]> = [
       },
     };
   }],
-  ['CachedKvEngine over LevelKvEngine, writes delayed', async () => {
-    const location = path.join(temps.make('troupe-kv-engine-'), 'db');
-    let engine: KvEngine = new CachedKvEngine(await LevelKvEngine.open(location), { cachedKeysMax: 4, writeDelayMs: 5 });
-    engines.push(engine);
-    return {
-      engine,
-      reopen: async () => {
-        await engine.close();
-        engines.splice(engines.indexOf(engine), 1);
-        engine = new CachedKvEngine(await LevelKvEngine.open(location), { cachedKeysMax: 4, writeDelayMs: 5 });
-        engines.push(engine);
-        return engine;
-      },
-    };
-  }],
   ['MemoryKvEngine', async () => {
     const engine = new MemoryKvEngine();
     return { engine, reopen: async () => engine };
