@@ -144,7 +144,10 @@ function checkFields(record: Record<string, unknown>, limits: WireLimits): Messa
       const appended = entries(record.entries, limits);
       const prevLogIndex = index(record.prevLogIndex, 'prevLogIndex', limits);
       if (appended.length > 0 && appended[0]!.index !== prevLogIndex + 1) refuse('entries must follow prevLogIndex');
-      return { ...header, type: 'raft.append', prevLogIndex, prevLogTerm: index(record.prevLogTerm, 'prevLogTerm', limits), entries: appended, commit: index(record.commit, 'commit', limits) };
+      const append = { ...header, type: 'raft.append', prevLogIndex, prevLogTerm: index(record.prevLogTerm, 'prevLogTerm', limits), entries: appended, commit: index(record.commit, 'commit', limits) } as const;
+      if (record.commitOnly === undefined) return append;
+      if (record.commitOnly !== true || appended.length > 0) refuse('commitOnly must be true, and only on an append without entries');
+      return { ...append, commitOnly: true };
     }
     case 'raft.appendResponse':
       return {

@@ -3,7 +3,8 @@
  * partition proxy (raft-partition-proxy.ts) for node-to-node traffic, with a client-SDK connection
  * straight to every node for the workload. The harness kills (SIGKILL), restarts and isolates nodes;
  * every process it starts is killed with its process group by `stop` (and by `start` itself when the
- * cluster fails to come up), so a failing test leaves nothing running.
+ * cluster fails to come up), so a failing test leaves nothing running. Node flags in `RAFT_NODE_FLAGS`
+ * (space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/profiles`) are passed to every node process.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { KvTransport, RaftMetrics } from '../../actors/raft/index.js';
@@ -151,6 +152,7 @@ export class RaftProcessCluster {
 
   async #spawn(name: string, seeds: readonly string[]): Promise<void> {
     const args = [
+      ...(process.env.RAFT_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== ''),
       '--import', 'tsx', 'test/support/raft-node.ts', '--name', name, '--port', String(this.#ports.get(name)!), '--data', this.#dirs.get(name)!,
       '--secret', secret, '--token', token, '--peers', this.names.join(','), '--advertise', this.#dialUrl(name),
       '--tick-ms', String(this.#options.tickMs ?? 50), '--snapshot-threshold', String(this.#options.snapshotThreshold ?? 10_000),

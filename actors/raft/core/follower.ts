@@ -22,12 +22,19 @@ function acknowledge(raft: Raft, to: NodeId, index: number): void {
 /** Paper 5.3: accept entries only where our log matches the leader's at prevLogIndex. */
 export function handleAppend(raft: Raft, message: AppendMessage): void {
   const { log } = raft;
+  // An accepted commit-only AppendEntries goes unanswered: the leader already knows our match
+  // (replication.ts `broadcastCommit`); a rejection is still answered, so the leader probes again.
+  const answer = message.commitOnly !== true;
   // Everything up to commit already matches the leader; say so and let it continue from there.
-  if (message.prevLogIndex < log.committed) return acknowledge(raft, message.from, log.committed);
+  if (message.prevLogIndex < log.committed) {
+    if (answer) acknowledge(raft, message.from, log.committed);
+    return;
+  }
   const result = log.maybeAppend(message.prevLogIndex, message.prevLogTerm, message.commit, message.entries);
   if (result !== null) {
     if (message.entries.length > 0 && (result.rewrittenFrom !== 0)) raft.logRewritten(result.rewrittenFrom, message.entries);
-    return acknowledge(raft, message.from, result.lastNewIndex);
+    if (answer) acknowledge(raft, message.from, result.lastNewIndex);
+    return;
   }
   // Point the leader at the last entry of a term no newer than prevLogTerm: all of that term's
   // entries after it disagree, so the leader can skip them in one step.

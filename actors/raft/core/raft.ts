@@ -21,6 +21,7 @@ import { hasQuorum } from './quorum.js';
 import { ReadOnlyQueue } from './read-only.js';
 import {
   broadcastAppend,
+  broadcastCommit,
   broadcastHeartbeat,
   handleAppendResponse,
   handleHeartbeatResponse,
@@ -521,7 +522,7 @@ export class Raft {
   /** The host made entries durable: a leader counts its own log toward commit only from now on. */
   stabilized(): void {
     if (this.role !== 'leader') return;
-    if (maybeCommit(this) && this.role === 'leader') broadcastAppend(this, true);
+    if (maybeCommit(this) && this.role === 'leader') broadcastCommit(this);
   }
 
   /** The host snapshotted the state machine at `index` (already durable): compacts the log behind it. */

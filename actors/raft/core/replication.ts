@@ -18,10 +18,21 @@ import type { AppendResponseMessage, HeartbeatResponseMessage, NodeId, SnapshotR
 const stalledHeartbeatsMax = 3;
 
 /**
+ * What becomes of an AppendEntries with no entries to carry: not sent (`skip`), sent to carry commit or
+ * to probe (`send`), or sent only to carry a new commit index (`commit`: a follower in replicate state
+ * then answers it only to reject it, see `broadcastCommit`).
+ */
+type EmptyAppend = 'skip' | 'send' | 'commit';
+
+/**
  * Sends one AppendEntries to `to` if flow control allows; with `sendIfEmpty` an empty one still goes
  * (to carry commit or probe). Returns whether a message went out.
  */
 export function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+  return appendTo(raft, to, sendIfEmpty ? 'send' : 'skip');
+}
+
+function appendTo(raft: Raft, to: NodeId, empty: EmptyAppend): boolean {
   const progress = raft.progress.get(to);
   if (progress === undefined || progress.isPaused()) return false;
   const prevLogIndex = progress.next - 1;
@@ -29,8 +40,10 @@ export function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean): boolea
   if (prevLogTerm === undefined) return startSnapshot(raft, to);
   const { config, log } = raft;
   const entries = progress.next <= log.lastIndex() ? log.slice(progress.next, config.maxEntriesPerMessage, config.maxBytesPerMessage) : [];
-  if (entries.length === 0 && !sendIfEmpty) return false;
-  raft.send({ type: 'raft.append', from: raft.id, to, term: raft.term, prevLogIndex, prevLogTerm, entries, commit: log.committed });
+  if (entries.length === 0 && empty === 'skip') return false;
+  const append = { type: 'raft.append', from: raft.id, to, term: raft.term, prevLogIndex, prevLogTerm, entries, commit: log.committed } as const;
+  // Only a follower in replicate state may leave it unanswered: a probe's answer is what moves it on.
+  raft.send(entries.length === 0 && empty === 'commit' && progress.state === 'replicate' ? { ...append, commitOnly: true } : append);
   if (entries.length > 0 && progress.state === 'replicate') {
     const lastIndex = entries[entries.length - 1]!.index;
     progress.optimisticUpdate(lastIndex);
@@ -43,8 +56,8 @@ export function sendAppend(raft: Raft, to: NodeId, sendIfEmpty: boolean): boolea
 }
 
 /** Sends to `to` everything flow control allows (pipelining in replicate state). */
-function sendAllowed(raft: Raft, to: NodeId, sendIfEmpty: boolean): void {
-  const sent = sendAppend(raft, to, sendIfEmpty);
+function sendAllowed(raft: Raft, to: NodeId, empty: EmptyAppend): void {
+  const sent = appendTo(raft, to, empty);
   if (sent && raft.progress.get(to)?.state === 'replicate') {
     while (sendAppend(raft, to, false)) { /* keep filling the in-flight window */ }
   }
@@ -52,7 +65,18 @@ function sendAllowed(raft: Raft, to: NodeId, sendIfEmpty: boolean): void {
 
 /** Sends new entries (and, with `sendIfEmpty`, the commit index) to every other member. */
 export function broadcastAppend(raft: Raft, sendIfEmpty: boolean): void {
-  for (const id of raft.progress.keys()) sendAllowed(raft, id, sendIfEmpty);
+  for (const id of raft.progress.keys()) sendAllowed(raft, id, sendIfEmpty ? 'send' : 'skip');
+}
+
+/**
+ * Tells every other member a new commit index at once (as etcd's leader does), with the entries flow
+ * control lets go or in an empty AppendEntries. A follower in replicate state accepts that empty one
+ * without answering (`commitOnly`): the leader already knows its match, and an answer to every commit
+ * would cost each write one more message per follower each way. It still answers a rejection, which
+ * sends the leader back to probing.
+ */
+export function broadcastCommit(raft: Raft): void {
+  for (const id of raft.progress.keys()) sendAllowed(raft, id, 'commit');
 }
 
 /** Heartbeats to every other member. Commit is capped at each follower's match, which it is known to hold. */
@@ -99,9 +123,9 @@ export function handleAppendResponse(raft: Raft, message: AppendResponseMessage)
   }
   if (maybeCommit(raft)) {
     if (raft.role !== 'leader') return;
-    broadcastAppend(raft, true);
+    broadcastCommit(raft);
   } else {
-    sendAllowed(raft, message.from, false);
+    sendAllowed(raft, message.from, 'skip');
   }
   if (message.from === raft.leadTransferee && progress.match === raft.log.lastIndex()) raft.sendTimeoutNow(message.from);
 }

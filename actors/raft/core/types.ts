@@ -113,6 +113,12 @@ export interface AppendMessage extends MessageBase {
   readonly prevLogTerm: number;
   readonly entries: readonly Entry[];
   readonly commit: number;
+  /**
+   * Set (never false) on an AppendEntries without entries that a leader sends only to carry a new
+   * commit index to a follower it is replicating to: the follower answers it only to reject it, since
+   * an acceptance would tell the leader nothing it does not know (replication.ts `broadcastCommit`).
+   */
+  readonly commitOnly?: true;
 }
 
 /**

@@ -27,6 +27,7 @@ const valid: Message[] = [
   { ...header, term: 0, type: 'raft.propose', data: Uint8Array.of(9) },
   { ...header, term: 0, type: 'raft.readIndex', context: 'ctx-2' },
   { ...header, type: 'raft.readIndexResponse', context: 'ctx-2', index: 7 },
+  { ...header, type: 'raft.append', prevLogIndex: 6, prevLogTerm: 3, commit: 6, entries: [], commitOnly: true },
 ];
 
 describe('raft message validation', () => {
@@ -45,6 +46,7 @@ describe('raft message validation', () => {
       { ...valid[8], meta: { ...meta, membership: { voters: 'a' } } },
       { ...valid[6], readContext: 7 },
       { ...valid[6], to: 'x'.repeat(300) },
+      { ...valid[4], commitOnly: true }, { ...valid[4], entries: [], commitOnly: false }, { ...valid[4], entries: [], commitOnly: 1 },
     ];
     for (const message of refused) {
       const checked = checkMessage(message);

@@ -2,7 +2,7 @@
  * Raft paper section 5.3 (log replication), on the real core.
  */
 import { describe, expect, it } from 'vitest';
-import { Cluster } from './harness.js';
+import { Cluster, payload } from './harness.js';
 
 describe('5.3 log replication', () => {
   it('a proposal commits once a majority holds it, and every replica applies it in order', () => {
@@ -16,6 +16,38 @@ describe('5.3 log replication', () => {
     cluster.heal();
     cluster.tick(3);
     for (const id of ['a', 'b', 'c']) expect(cluster.replica(id).applied).toEqual(['x', 'y', 'z']);
+  });
+
+  it('a new commit reaches the followers at once, in an AppendEntries they accept without answering', () => {
+    const cluster = new Cluster(['a', 'b', 'c']);
+    cluster.campaign('a');
+    const sentBefore = cluster.sent.length;
+    cluster.propose('a', 'x');
+    for (const id of ['a', 'b', 'c']) expect(cluster.replica(id).applied).toEqual(['x']);
+    const sent = cluster.sent.slice(sentBefore);
+    // Per follower: the entry and its answer, then the commit, which goes unanswered.
+    for (const follower of ['b', 'c']) {
+      const appends = sent.filter((message) => message.type === 'raft.append' && message.to === follower);
+      expect(appends.map((message) => message.type === 'raft.append' && { entries: message.entries.length, commitOnly: message.commitOnly })).toEqual([
+        { entries: 1, commitOnly: undefined }, { entries: 0, commitOnly: true },
+      ]);
+      expect(sent.filter((message) => message.type === 'raft.appendResponse' && message.from === follower)).toHaveLength(1);
+    }
+  });
+
+  it('a follower that missed the entries rejects the commit-only AppendEntries, and the leader catches it up', () => {
+    const cluster = new Cluster(['a', 'b', 'c']);
+    cluster.campaign('a');
+    // c loses the AppendEntries carrying the entry (not the commit-only one after it).
+    cluster.filter = (message) => !(message.type === 'raft.append' && message.to === 'c' && message.entries.length > 0);
+    const sentBefore = cluster.sent.length;
+    cluster.node('a').propose(payload('x'));
+    cluster.stabilize();
+    expect(cluster.replica('c').applied).toEqual([]);
+    expect(cluster.sent.slice(sentBefore).filter((message) => message.type === 'raft.appendResponse' && message.from === 'c' && message.reject)).toHaveLength(1);
+    cluster.heal();
+    cluster.tick(3);
+    expect(cluster.replica('c').applied).toEqual(['x']);
   });
 
   it('nothing commits without a majority', () => {
