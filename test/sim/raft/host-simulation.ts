@@ -182,10 +182,10 @@ class HostRun {
   async #checkWatches(): Promise<void> {
     const world = this.#world;
     const last = this.#reference.revisionMax;
-    const everyKey = this.#watches[0]!;
-    const caughtUp = (): boolean => everyKey.lastRevision >= last || everyKey.failure !== null;
+    const caughtUp = (): boolean => this.#watches.every((stream) => stream.caughtUp(this.#reference) || stream.failure !== null);
     if (!caughtUp() && !(await world.run(world.now + this.#profile.convergenceMs, () => this.#afterEvent(), caughtUp))) {
-      throw new Error(`watch ${everyKey.name} stopped at revision ${everyKey.lastRevision}; the replicas reached ${last}`);
+      const behind = this.#watches.filter((stream) => !stream.caughtUp(this.#reference)).map((stream) => `${stream.name} at ${stream.lastRevision}`);
+      throw new Error(`watches stopped behind the replicas (last revision ${last}): ${behind.join(', ')}`);
     }
     for (const stream of this.#watches) {
       stream.stop();

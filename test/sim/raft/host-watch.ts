@@ -47,6 +47,15 @@ export class WatchReference {
   /** The newest revision any replica applied. */
   get revisionMax(): number { return this.#revisionMax; }
 
+  /** The newest revision with an event in the range (0: none). */
+  lastRevisionIn(key: Uint8Array, rangeEnd: Uint8Array | undefined): number {
+    let last = 0;
+    for (const [revision, events] of this.#revisions) {
+      if (revision > last && events.some((event) => inRange(event.kv.key, key, rangeEnd))) last = revision;
+    }
+    return last;
+  }
+
   /** The events of `revision` in the range, or undefined when no replica reported that revision. */
   eventsOf(revision: number, key: Uint8Array, rangeEnd: Uint8Array | undefined): readonly KvEvent[] | undefined {
     return this.#revisions.get(revision)?.filter((event) => inRange(event.kv.key, key, rangeEnd));
@@ -86,6 +95,11 @@ export class WatchStream {
 
   /** The revision of the last event delivered (0: none yet). */
   get lastRevision(): number { return this.#lastRevision; }
+
+  /** Whether this watch delivered the newest event of its range that the replicas applied. */
+  caughtUp(reference: WatchReference): boolean {
+    return this.#lastRevision >= reference.lastRevisionIn(this.#key, this.#rangeEnd);
+  }
 
   /** The first violation seen while events arrived, if any. */
   get failure(): Error | null { return this.#failure; }
