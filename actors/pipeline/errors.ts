@@ -9,6 +9,8 @@ export type { PoisonReason } from './core/document.js';
 /** Stable codes of pipeline I/O and configuration failures. */
 export type PipelineErrorCode =
   | 'INVALID_CONFIG'
+  /** The consumer actor is stopping: a wait on its behalf ended early (ingestion.ts). */
+  | 'STOPPING'
   | 'STORE_FAILED'
   | 'EMBED_FAILED'
   | 'EMBED_REJECTED'
