@@ -24,7 +24,10 @@ async function main(): Promise<void> {
   const ingestion = await startIngestion(node, {
     brokers: [required('KAFKA_BROKERS')], topic: required('PIPELINE_TOPIC'), groupId: required('PIPELINE_GROUP'), store, embedder,
     chunking: { ...defaultChunking, sizeChars: 300, overlapChars: 60 }, limits: { ...defaultDocumentLimits, messageBytesMax },
-    consumer: { sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, maxWaitTimeMs: 200, maxBytesPerPartition: 8 * 1024, rebalanceTimeoutMs: 6000 },
+    // The production session and rebalance timeouts: on a loaded machine a 3 s session expires while
+    // the process is merely slow, and the group churns (and the consumer crash-loops) instead of
+    // testing the rebalance and the kill it is here for.
+    consumer: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 200, maxBytesPerPartition: 8 * 1024, rebalanceTimeoutMs: 30_000 },
     hooks: {
       afterCommit: (result) => {
         commits += 1;

@@ -25,6 +25,16 @@ const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..',
 interface Child {
   readonly process: ChildProcess;
   readonly exited: Promise<NodeJS.Signals | number | null>;
+  /** Everything the child wrote so far (stdout and stderr). */
+  readonly output: () => string;
+}
+
+/** Fails a wait at once, with the child's output, when a child that should be ingesting has exited. */
+function stillRunning(child: Child, what: string): () => Promise<void> {
+  return async () => {
+    if (child.process.exitCode === null && child.process.signalCode === null) return;
+    throw new Error(`${what} exited (${child.process.signalCode ?? child.process.exitCode}) while ingesting:\n${child.output().slice(-4_000)}`);
+  };
 }
 
 async function startChild(environment: Record<string, string>): Promise<Child> {
@@ -40,7 +50,7 @@ async function startChild(environment: Record<string, string>): Promise<Child> {
     });
   if (process.env.PIPELINE_CHILD_LOG === '1') child.stdout!.on('data', (chunk: Buffer) => process.stderr.write(`[child ${child.pid}] ${chunk}`));
   if (process.env.PIPELINE_CHILD_LOG === '1') child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[child ${child.pid}] ${chunk}`));
-  return { process: child, exited };
+  return { process: child, exited, output: () => output };
 }
 
 /** SIGTERM (the child leaves its group cleanly), SIGKILL after 20 s. */
@@ -137,7 +147,7 @@ describe('pipeline across processes', () => {
     // On a loaded machine the survivor's rebalance can wait for a batch ask that only its 120 s
     // deadline ends (the consumer still asks its workers from inside kafkajs' eachBatch), so the
     // budget here covers that deadline rather than a quiet machine's few seconds.
-    await waitForOffsets(store, group, end, 200_000);
+    await waitForOffsets(store, group, end, 200_000, stillRunning(second, 'the surviving consumer process'));
     await stopChild(second);
     expect((await store.counts()).documents).toBe(corpus.uniqueDocuments);
     expect(await store.digest()).toBe(cleanDigest);
