@@ -18,6 +18,7 @@ import { pgliteServerPath } from './pglite.js';
 import { startPostgres } from './postgres.js';
 import { createTopicsReady } from './kafka.js';
 import { cacheRoot, reapStale, signalGroup, waitFor } from './process.js';
+import { committedOffsets } from '../support/kafka-offsets.js';
 
 const addresses = requiredServices();
 
@@ -69,8 +70,8 @@ describe('kafka broker', () => {
       await waitFor('all messages', async () => (received.length >= sent.length ? true : undefined), { timeoutMs: 30_000 });
       expect(received.sort()).toEqual(sent.map((message) => message.value).sort());
       await consumer.stop();
-      const committed = await admin.fetchOffsets({ groupId: `${topic}-group`, topics: [topic] });
-      const total = committed[0]!.partitions.reduce((sum, partition) => sum + Number(partition.offset), 0);
+      const committed = await committedOffsets(admin, `${topic}-group`, topic);
+      const total = Object.values(committed).reduce((sum, offset) => sum + offset, 0);
       expect(total).toBe(sent.length);
     } finally {
       await consumer.disconnect();

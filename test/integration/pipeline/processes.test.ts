@@ -17,6 +17,7 @@ import { requiredServices } from '../../services/index.js';
 import { freshStore, makeCorpus, messageBytesMax, produceCorpus, testEmbedder, waitForOffsets } from './support.js';
 import { childExited, spawnChild, stopAllChildren, stopChild as stopProcess } from '../../support/children.js';
 import { waitFor } from '../../support/wait.js';
+import { committedOffsets } from '../../support/kafka-offsets.js';
 
 const { kafkaBrokers: brokers, databaseUrl } = requiredServices();
 const childPath = join(dirname(fileURLToPath(import.meta.url)), 'ingest-child.ts');
@@ -62,8 +63,7 @@ async function kafkaCommitted(group: string, topic: string): Promise<Record<numb
   const admin = new Kafka({ clientId: 'pipeline-test-admin', brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return Object.fromEntries(committed!.partitions.map((partition) => [partition.partition, Number(partition.offset)]));
+    return await committedOffsets(admin, group, topic);
   } finally {
     await admin.disconnect();
   }
