@@ -25,6 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { stopAllChildren } from '../support/children.js';
+import { waitFor } from '../support/wait.js';
 import { ensureWorkflowPeers, workflowPeerVersions } from '../services/workflow-peers.js';
 import { now, restateSubject, temporalSubject, troupeSubject, type Subject } from './workflow/subjects.js';
 
@@ -79,10 +80,7 @@ async function resumeAfterKill(subject: Subject): Promise<Resume> {
   const ids = Array.from({ length: resumeRuns }, (_, index) => `parked-${index}`);
   const parkStarted = now();
   await pool(ids.length, 64, (index) => subject.startParked(ids[index]!, index));
-  for (;;) {
-    if (await subject.parkedCount(ids) >= ids.length) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitFor(async () => (await subject.parkedCount(ids)) >= ids.length, { timeoutMs: 600_000, intervalMs: 200, what: `${ids.length} parked workflows` });
   const parkMs = Math.round(now() - parkStarted);
   await subject.kill();
   const restarted = now();

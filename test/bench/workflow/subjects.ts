@@ -17,13 +17,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, type TroupeClient } from '../../../cluster/index.js';
 import type { WorkflowReply } from '../../../actors/workflow/index.js';
 import { childExited, spawnChild, stopChild } from '../../support/children.js';
+import { freePort } from '../../support/net.js';
 import { loadRestateSdk, peerRequire, startRestate, startTemporal, type RestateServer, type TemporalServer, type WorkflowPeers } from '../../services/workflow-peers.js';
 
 /** Wall-clock time with sub-millisecond resolution, comparable across processes on one machine. */
@@ -47,16 +47,6 @@ export interface Subject {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 /** Troupe: a node process (test/bench/workflow/node.ts) and a client SDK connection to it. */
 export async function troupeSubject(dataDir: string): Promise<Subject> {

@@ -25,37 +25,26 @@ interface EngineFixture {
   reopen(): Promise<KvEngine>;
 }
 
+/** An engine over LevelDB files in a fresh directory, opened by `open`; `reopen` closes it and opens the same files again. */
+async function onDisk(open: (location: string) => Promise<KvEngine>): Promise<EngineFixture> {
+  const location = path.join(temps.make('troupe-kv-engine-'), 'db');
+  let engine = await open(location);
+  engines.push(engine);
+  return {
+    engine,
+    reopen: async () => {
+      await engine.close();
+      engines.splice(engines.indexOf(engine), 1);
+      engine = await open(location);
+      engines.push(engine);
+      return engine;
+    },
+  };
+}
+
 const fixtures: Array<[string, () => Promise<EngineFixture>]> = [
-  ['LevelKvEngine', async () => {
-    const location = path.join(temps.make('troupe-kv-engine-'), 'db');
-    let engine: KvEngine = await LevelKvEngine.open(location);
-    engines.push(engine);
-    return {
-      engine,
-      reopen: async () => {
-        await engine.close();
-        engines.splice(engines.indexOf(engine), 1);
-        engine = await LevelKvEngine.open(location);
-        engines.push(engine);
-        return engine;
-      },
-    };
-  }],
-  ['CachedKvEngine over LevelKvEngine', async () => {
-    const location = path.join(temps.make('troupe-kv-engine-'), 'db');
-    let engine: KvEngine = new CachedKvEngine(await LevelKvEngine.open(location), { cachedKeysMax: 4 });
-    engines.push(engine);
-    return {
-      engine,
-      reopen: async () => {
-        await engine.close();
-        engines.splice(engines.indexOf(engine), 1);
-        engine = new CachedKvEngine(await LevelKvEngine.open(location), { cachedKeysMax: 4 });
-        engines.push(engine);
-        return engine;
-      },
-    };
-  }],
+  ['LevelKvEngine', () => onDisk((location) => LevelKvEngine.open(location))],
+  ['CachedKvEngine over LevelKvEngine', () => onDisk(async (location) => new CachedKvEngine(await LevelKvEngine.open(location), { cachedKeysMax: 4 }))],
   ['MemoryKvEngine', async () => {
     const engine = new MemoryKvEngine();
     return { engine, reopen: async () => engine };
