@@ -1,14 +1,21 @@
 /**
- * The ingestion supervisor: a one_for_one supervisor with a `consumer` actor that owns the kafkajs
- * consumer-group member, and one `partition-<n>` worker per assigned partition, started as the group
- * assigns partitions and stopped when they are revoked. A worker crash restarts only that worker.
+ * The ingestion tree: a rest_for_one supervisor with a `partitions` supervisor, which owns one
+ * `partition-<n>` worker per assigned partition, and a `consumer` actor that owns the kafkajs
+ * consumer-group member. A worker crash restarts only that worker; a failed `partitions` supervisor
+ * restarts the consumer too, which starts the workers again.
  *
- * Offsets are managed by hand: kafkajs auto-commit is off; `eachBatch` hands the batch to the
- * partition's worker and waits for its reply, which comes only after the rows and the next offset are
- * committed in Postgres. Only then is the offset committed to Kafka, as a hint: on assignment the
- * consumer seeks to the offset stored in Postgres, and the worker asks for a seek if a batch still
- * starts beyond it. A crash between the two commits makes Kafka redeliver, and the worker skips what
- * it already applied.
+ * The consumer lives in its mailbox. kafkajs callbacks only tell it (a group join) or ask it to take
+ * a fetched batch (it answers at once, after queuing it); every decision about workers, queues,
+ * seeks, pauses and retries is made in `receive`. Each partition is a lane: fetched batches queue
+ * there, one merged batch (bounded by bytes) at a time goes to the partition's worker, and the next
+ * fetch overlaps the current write. A lane whose queue is full pauses its partition at the broker;
+ * nothing a lane waits for (a slow worker, a failing database, a dead letter the broker refuses) ever
+ * holds up another partition, because no kafkajs callback waits for a worker.
+ *
+ * Offsets are managed by hand: kafkajs auto-commit is off; a batch's next offset is committed to
+ * Postgres with its rows by the worker, and only then to Kafka, as a hint: on assignment the consumer
+ * seeks to the offset stored in Postgres, and the worker asks for a seek if a batch still starts beyond
+ * it. A crash between the two commits makes Kafka redeliver, and the worker skips what it applied.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { behaviour, describeError, refuseUnknown, type ActorContext, type Behaviour, type Ref } from '../../runtime/index.js';
@@ -16,8 +23,10 @@ import { supervisor, type SupervisorReply, type TroupeNode } from '../../supervi
 import { defaultChunking, validateChunking, type ChunkingOptions } from './core/chunking.js';
 import { defaultDocumentLimits, type DocumentLimits } from './core/document.js';
 import type { Embedder } from './core/embedding.js';
+import type { RawMessage } from './core/partition.js';
 import { PipelineError } from './errors.js';
 import { createKafka, deadLetterTopicOf, kafkaDeadLetterPublisher, toRawMessages, type DeadLetterPublisher } from './kafka.js';
+import { admitFetched, mergeBatches, retryDelayMs, sizeOf, type Lane, type LaneStatus } from './lanes.js';
 import type { PipelineStore } from './store.js';
 import { partitionWorker, type BatchReply, type PipelineHooks, type WorkerMessage } from './worker.js';
 
@@ -35,6 +44,23 @@ export interface ConsumerTuning {
 /** Defaults for `ConsumerTuning`. */
 export const defaultConsumerTuning: ConsumerTuning = { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, maxWaitTimeMs: 500, maxBytesPerPartition: 1024 * 1024, rebalanceTimeoutMs: 60_000 };
 
+/** Bounds of the per-partition lanes. */
+export interface LaneLimits {
+  /** Fetched bytes a partition may hold before it is paused at the broker (resumed below half). */
+  readonly queueBytesMax: number;
+  /** Bytes of messages merged into one worker batch (one transaction); one message may exceed it alone. */
+  readonly batchBytesMax: number;
+  /** Messages merged into one worker batch. */
+  readonly batchMessagesMax: number;
+  /** Longest wait between two attempts at a failing batch (the backoff doubles up to this). */
+  readonly retryDelayMsMax: number;
+  /** How long one batch may take in its worker before it is sent again. */
+  readonly batchTimeoutMs: number;
+}
+
+/** Defaults for `LaneLimits`. */
+export const defaultLaneLimits: LaneLimits = { queueBytesMax: 8 * 1024 * 1024, batchBytesMax: 4 * 1024 * 1024, batchMessagesMax: 5_000, retryDelayMsMax: 30_000, batchTimeoutMs: 120_000 };
+
 /** Options of `startIngestion`. */
 export interface IngestionOptions {
   /** Child id under the node's root supervisor. */
@@ -50,10 +76,9 @@ export interface IngestionOptions {
   /** Dead-letter topic; `false` keeps dead letters in Postgres only. Default `<topic>.dlq`. */
   readonly deadLetterTopic?: string | false;
   readonly consumer?: Partial<ConsumerTuning>;
+  readonly lanes?: Partial<LaneLimits>;
   /** Attempts per text before an embedder refusal dead-letters the message. */
   readonly embedAttempts?: number;
-  /** Redeliveries of a batch whose worker crashed before the batch is given up (then the consumer restarts). */
-  readonly batchAttempts?: number;
   readonly hooks?: PipelineHooks;
   readonly clientId?: string;
 }
@@ -62,7 +87,9 @@ export interface IngestionOptions {
 export interface Ingestion {
   /** The ingestion supervisor. */
   readonly ref: Ref;
-  /** Assigned partitions and their workers' positions. */
+  /** The consumer actor (it answers `pipeline.status`). */
+  readonly consumerRef: Ref;
+  /** Assigned partitions, their positions, lag and trouble. */
   status(): Promise<IngestionStatus>;
   /** Stops the consumer and the workers. */
   stop(): Promise<void>;
@@ -70,47 +97,59 @@ export interface Ingestion {
 
 /** Reply of `pipeline.status`. */
 export interface IngestionStatus {
-  readonly partitions: ReadonlyArray<{ partition: number; nextOffset: number }>;
+  readonly topic: string;
+  readonly groupId: string;
+  readonly partitions: readonly LaneStatus[];
   readonly batches: number;
 }
 
-type ConsumerMessage =
+/** Messages of the consumer actor: `pipeline.status` from anyone, the rest from its own callbacks and asks. */
+export type ConsumerMessage =
   | { readonly type: 'pipeline.status' }
-  | { readonly type: 'pipeline.consumerCrashed'; readonly error: string };
+  | { readonly type: 'pipeline.consumerCrashed'; readonly error: string }
+  | { readonly type: 'pipeline.assigned'; readonly partitions: readonly number[] }
+  | { readonly type: 'pipeline.fetched'; readonly partition: number; readonly fetchedOffset: number; readonly messages: readonly RawMessage[]; readonly bytes: number; readonly highWatermark: number }
+  | { readonly type: 'pipeline.workerReady'; readonly partition: number; readonly epoch: number; readonly worker: Ref; readonly nextOffset: number }
+  | { readonly type: 'pipeline.workerFailed'; readonly partition: number; readonly epoch: number; readonly error: string }
+  | { readonly type: 'pipeline.batchDone'; readonly partition: number; readonly epoch: number; readonly reply: BatchReply }
+  | { readonly type: 'pipeline.batchFailed'; readonly partition: number; readonly epoch: number; readonly error: string }
+  | { readonly type: 'pipeline.retry'; readonly partition: number; readonly epoch: number };
 
 interface ConsumerState {
   readonly consumer: Consumer;
-  readonly workers: Map<number, Ref>;
-  readonly counters: { batches: number };
-  /**
-   * Aborted when the actor stops. `consumer.disconnect()` waits for every running `eachBatch`, and a
-   * batch may be waiting on an ask to the supervisor that is stopping this very actor (a restart): the
-   * waits end at once instead of at their deadlines, so a restart takes no longer than a disconnect.
-   */
-  readonly stopping: AbortController;
+  /** One lane per assigned partition; mutated only in `receive`. */
+  readonly lanes: Map<number, Lane>;
+  readonly counters: { batches: number; epochs: number };
 }
 
 interface Shared {
   readonly options: IngestionOptions;
+  readonly limits: LaneLimits;
   readonly kafka: Kafka;
   readonly deadLetters: DeadLetterPublisher | undefined;
+  /** The `partitions` supervisor, where the workers live. */
+  readonly partitionsRef: Ref;
 }
 
-/** Starts the ingestion supervisor under `node`'s root; resolves once the consumer has joined. */
+/** Starts the ingestion tree under `node`'s root; resolves once the consumer has joined. */
 export async function startIngestion(node: TroupeNode, options: IngestionOptions): Promise<Ingestion> {
   validateChunking(options.chunking ?? defaultChunking);
   const id = options.id ?? 'ingest';
   const kafka = createKafka(options.brokers, options.clientId ?? `troupe-pipeline-${options.groupId}`);
   const deadLetterTopic = options.deadLetterTopic ?? deadLetterTopicOf(options.topic);
-  const deadLetters = deadLetterTopic === false ? undefined : await kafkaDeadLetterPublisher(kafka, deadLetterTopic);
-  const shared: Shared = { options, kafka, deadLetters };
+  const deadLetters = deadLetterTopic === false ? undefined : await kafkaDeadLetterPublisher(kafka, deadLetterTopic, { sourceTopic: options.topic });
+  const treeRef: Ref = { node: node.root.node, path: `${node.root.path}/${id}` };
+  const shared: Shared = { options, limits: { ...defaultLaneLimits, ...options.lanes }, kafka, deadLetters, partitionsRef: { node: treeRef.node, path: `${treeRef.path}/partitions` } };
   let ref: Ref;
   try {
     ref = await node.startChild({
       id, kind: 'supervisor', restart: 'permanent', shutdownMs: 30_000,
       start: supervisor({
-        name: 'pipeline.ingest', strategy: 'one_for_one', maxRestarts: 20, periodMs: 30_000,
-        children: [{ id: 'consumer', kind: 'worker', restart: 'permanent', shutdownMs: 20_000, start: consumerBehaviour(shared) }],
+        name: 'pipeline.ingest', strategy: 'rest_for_one', maxRestarts: 20, periodMs: 30_000,
+        children: [
+          { id: 'partitions', kind: 'supervisor', restart: 'permanent', shutdownMs: 20_000, start: supervisor({ name: 'pipeline.partitions', strategy: 'one_for_one', maxRestarts: 50, periodMs: 30_000, children: [] }) },
+          { id: 'consumer', kind: 'worker', restart: 'permanent', shutdownMs: 20_000, start: consumerBehaviour(shared) },
+        ],
       }),
     });
   } catch (error) {
@@ -120,6 +159,7 @@ export async function startIngestion(node: TroupeNode, options: IngestionOptions
   const consumerRef: Ref = { node: ref.node, path: `${ref.path}/consumer` };
   return {
     ref,
+    consumerRef,
     status: () => node.system.ask<IngestionStatus>(consumerRef, { type: 'pipeline.status' }, { timeoutMs: 10_000 }),
     async stop() {
       try {
@@ -133,6 +173,7 @@ export async function startIngestion(node: TroupeNode, options: IngestionOptions
 
 function consumerBehaviour(shared: Shared): Behaviour<ConsumerState, ConsumerMessage> {
   const tuning = { ...defaultConsumerTuning, ...shared.options.consumer };
+  const topic = shared.options.topic;
   return behaviour<ConsumerState, ConsumerMessage>({
     name: 'pipeline.consumer',
     async init(ctx) {
@@ -140,13 +181,11 @@ function consumerBehaviour(shared: Shared): Behaviour<ConsumerState, ConsumerMes
         groupId: shared.options.groupId, sessionTimeout: tuning.sessionTimeoutMs, heartbeatInterval: tuning.heartbeatIntervalMs,
         maxWaitTimeInMs: tuning.maxWaitTimeMs, maxBytesPerPartition: tuning.maxBytesPerPartition, rebalanceTimeout: tuning.rebalanceTimeoutMs, retry: { retries: 5 },
       });
-      const state: ConsumerState = { consumer, workers: new Map(), counters: { batches: 0 }, stopping: new AbortController() };
       try {
         await consumer.connect();
-        await consumer.subscribe({ topic: shared.options.topic, fromBeginning: true });
+        await consumer.subscribe({ topic, fromBeginning: true });
         consumer.on(consumer.events.GROUP_JOIN, (event) => {
-          const assigned = event.payload.memberAssignment[shared.options.topic] ?? [];
-          void onAssignment(state, assigned, ctx, shared).catch((error: unknown) => ctx.tell(ctx.self, { type: 'pipeline.consumerCrashed', error: describeError(error).message }));
+          ctx.tell(ctx.self, { type: 'pipeline.assigned', partitions: [...(event.payload.memberAssignment[topic] ?? [])] });
         });
         consumer.on(consumer.events.CRASH, (event) => {
           // kafkajs restarts itself after retriable errors; anything else is ours to handle.
@@ -155,41 +194,99 @@ function consumerBehaviour(shared: Shared): Behaviour<ConsumerState, ConsumerMes
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 4,
-          eachBatch: (payload) => eachBatch(state, payload, ctx, shared),
+          partitionsConsumedConcurrently: 16,
+          eachBatch: (payload) => handOver(payload, ctx),
         });
       } catch (cause) {
         await consumer.disconnect().catch(() => undefined);
-        throw new PipelineError('KAFKA_FAILED', `consumer for ${shared.options.topic} failed to start: ${(cause as Error).message}`, { cause });
+        throw new PipelineError('KAFKA_FAILED', `consumer for ${topic} failed to start: ${(cause as Error).message}`, { cause });
       }
-      return state;
+      return { consumer, lanes: new Map(), counters: { batches: 0, epochs: 0 } };
     },
     receive(state, message, ctx) {
-      if (message?.type === 'pipeline.status') {
-        const done = ctx.replier();
-        void collectStatus(state, ctx).then(done, (error: unknown) => done({ partitions: [], batches: state.counters.batches, error: describeError(error).message }));
-        return state;
+      switch (message?.type) {
+        case 'pipeline.status':
+          ctx.reply(statusOf(state, shared));
+          return state;
+        case 'pipeline.consumerCrashed':
+          throw new PipelineError('KAFKA_FAILED', `consumer crashed: ${message.error}`);
+        case 'pipeline.assigned':
+          onAssigned(state, message.partitions, ctx, shared);
+          return state;
+        case 'pipeline.fetched':
+          onFetched(state, message, ctx, shared);
+          return state;
+        case 'pipeline.workerReady':
+          onWorkerReady(state, message, ctx, shared);
+          return state;
+        case 'pipeline.workerFailed':
+        case 'pipeline.batchFailed':
+          onFailure(state, message.partition, message.epoch, message.error, ctx, shared);
+          return state;
+        case 'pipeline.batchDone':
+          onBatchDone(state, message.partition, message.epoch, message.reply, ctx, shared);
+          return state;
+        case 'pipeline.retry':
+          onRetry(state, message.partition, message.epoch, ctx, shared);
+          return state;
+        default:
+          refuseUnknown(ctx, message, 'pipeline.consumer');
+          return state;
       }
-      if (message?.type === 'pipeline.consumerCrashed') throw new PipelineError('KAFKA_FAILED', `consumer crashed: ${message.error}`);
-      refuseUnknown(ctx, message, 'pipeline.consumer');
-      return state;
     },
     async onStop(state) {
-      state?.stopping.abort();
       await state?.consumer.disconnect();
     },
-    describe: (state) => ({ partitions: [...state.workers.keys()].sort((a, b) => a - b), batches: state.counters.batches }),
+    describe: (state) => ({ partitions: [...state.lanes.keys()].sort((a, b) => a - b), batches: state.counters.batches }),
   });
 }
 
-function supervisorRef(ctx: ActorContext): Ref {
-  return { node: ctx.self.node, path: ctx.self.path.slice(0, ctx.self.path.lastIndexOf('/')) };
+/**
+ * kafkajs's `eachBatch`: hands the batch to the consumer's mailbox and returns as soon as it is queued,
+ * so the fetch loop never waits on a worker. The fetch position moves past the batch only once the
+ * actor has it; if the actor is gone, the batch is fetched again by whoever owns the partition next.
+ */
+async function handOver(payload: EachBatchPayload, ctx: ActorContext<ConsumerMessage>): Promise<void> {
+  const { batch } = payload;
+  if (batch.isEmpty() || !payload.isRunning() || payload.isStale()) return;
+  const messages = toRawMessages(batch);
+  const bytes = messages.reduce((sum, message) => sum + sizeOf(message), 0);
+  await ctx.ask(ctx.self, { type: 'pipeline.fetched', partition: batch.partition, fetchedOffset: fetchedOffsetOf(batch), messages, bytes, highWatermark: Number(batch.highWatermark) } satisfies ConsumerMessage, { timeoutMs: 30_000 });
+  payload.resolveOffset(batch.lastOffset());
 }
 
-/** Starts the worker of a partition if it is not running; returns its ref. */
-async function ensureWorker(state: ConsumerState, partition: number, ctx: ActorContext<ConsumerMessage>, shared: Shared): Promise<Ref> {
-  const existing = state.workers.get(partition);
-  if (existing !== undefined) return existing;
+/**
+ * Where the fetch that returned `batch` began. kafkajs 2.2 keeps it on every batch (it uses it for
+ * log-compacted batches) but leaves it out of its type declarations.
+ */
+function fetchedOffsetOf(batch: EachBatchPayload['batch']): number {
+  const value = Number((batch as unknown as { fetchedOffset?: string | number }).fetchedOffset);
+  if (!Number.isSafeInteger(value)) throw new PipelineError('KAFKA_FAILED', `batch of partition ${batch.partition} has no fetch offset`);
+  return value;
+}
+
+function onAssigned(state: ConsumerState, assigned: readonly number[], ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+  const topic = shared.options.topic;
+  for (const partition of [...state.lanes.keys()]) {
+    if (assigned.includes(partition)) continue;
+    state.lanes.delete(partition);
+    // Not awaited: the next owner serialises with this worker on the offset row lock in Postgres.
+    ctx.ask<SupervisorReply>(shared.partitionsRef, { type: 'supervisor.stopChild', id: `partition-${partition}` }, { timeoutMs: 60_000 }).catch(() => undefined);
+  }
+  for (const partition of assigned) {
+    if (state.lanes.has(partition)) continue;
+    state.counters.epochs += 1;
+    const lane: Lane = { partition, epoch: state.counters.epochs, phase: 'starting', queue: [], queuedBytes: 0, paused: false, waiting: false, attempts: 0, batches: 0, documents: 0, deadLetters: 0 };
+    state.lanes.set(partition, lane);
+    // A partition paused under an earlier assignment must not stay paused.
+    state.consumer.resume([{ topic, partitions: [partition] }]);
+    startWorker(lane, ctx, shared);
+  }
+}
+
+/** Starts (or finds, after a consumer restart) the partition's worker and reads its durable position. */
+function startWorker(lane: Lane, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+  const { partition, epoch } = lane;
   const options = shared.options;
   const id = `partition-${partition}`;
   const start = partitionWorker({
@@ -197,72 +294,156 @@ async function ensureWorker(state: ConsumerState, partition: number, ctx: ActorC
     plan: { chunking: options.chunking ?? defaultChunking, limits: options.limits ?? defaultDocumentLimits },
     embedAttempts: options.embedAttempts ?? 3, deadLetters: shared.deadLetters, ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
   });
-  const parent = supervisorRef(ctx);
-  const reply = await untilStopped(state, ctx.ask<SupervisorReply>(parent, { type: 'supervisor.startChild', spec: { id, kind: 'worker', restart: 'permanent', shutdownMs: 10_000, start, retry: { maxAttempts: options.batchAttempts ?? 3 } } }, { timeoutMs: 60_000 }));
-  // NAME_TAKEN: the worker survived a restart of this consumer actor; use it.
-  if (!reply.ok && reply.code !== 'NAME_TAKEN') throw new PipelineError('KAFKA_FAILED', `could not start worker for partition ${partition}: ${reply.message}`);
-  const ref = { node: parent.node, path: `${parent.path}/${id}` };
-  state.workers.set(partition, ref);
-  return ref;
+  const worker: Ref = { node: shared.partitionsRef.node, path: `${shared.partitionsRef.path}/${id}` };
+  const run = async (): Promise<void> => {
+    const reply = await ctx.ask<SupervisorReply>(shared.partitionsRef, { type: 'supervisor.startChild', spec: { id, kind: 'worker', restart: 'permanent', shutdownMs: 10_000, start } }, { timeoutMs: 60_000 });
+    // NAME_TAKEN: the worker survived a restart of this consumer actor; use it.
+    if (!reply.ok && reply.code !== 'NAME_TAKEN') throw new PipelineError('KAFKA_FAILED', `could not start the worker of partition ${partition}: ${reply.message}`);
+    const position = await ctx.ask<{ nextOffset: number }>(worker, { type: 'pipeline.position' } satisfies WorkerMessage, { timeoutMs: 60_000 });
+    ctx.tell(ctx.self, { type: 'pipeline.workerReady', partition, epoch, worker, nextOffset: position.nextOffset } satisfies ConsumerMessage);
+  };
+  run().catch((error: unknown) => ctx.tell(ctx.self, { type: 'pipeline.workerFailed', partition, epoch, error: describeError(error).message } satisfies ConsumerMessage));
 }
 
-/** On (re)assignment: stop workers of revoked partitions, start the others and seek to their durable offsets. */
-async function onAssignment(state: ConsumerState, assigned: readonly number[], ctx: ActorContext<ConsumerMessage>, shared: Shared): Promise<void> {
-  const parent = supervisorRef(ctx);
-  for (const partition of [...state.workers.keys()]) {
-    if (assigned.includes(partition)) continue;
-    state.workers.delete(partition);
-    await untilStopped(state, ctx.ask(parent, { type: 'supervisor.stopChild', id: `partition-${partition}` }, { timeoutMs: 60_000 }));
-  }
-  for (const partition of assigned) {
-    const worker = await ensureWorker(state, partition, ctx, shared);
-    const position = await untilStopped(state, ctx.ask<{ nextOffset: number }>(worker, { type: 'pipeline.position' } satisfies WorkerMessage, { timeoutMs: 60_000 }));
-    state.consumer.seek({ topic: shared.options.topic, partition, offset: String(position.nextOffset) });
-  }
+/** The lane of `partition` if it is still the incarnation `epoch` names (late answers for a revoked lane are dropped). */
+function laneOf(state: ConsumerState, partition: number, epoch?: number): Lane | undefined {
+  const lane = state.lanes.get(partition);
+  return lane === undefined || (epoch !== undefined && lane.epoch !== epoch) ? undefined : lane;
 }
 
-/** Hands one fetched batch to its worker; commits the Kafka offset only after the worker's database commit. */
-async function eachBatch(state: ConsumerState, payload: EachBatchPayload, ctx: ActorContext<ConsumerMessage>, shared: Shared): Promise<void> {
-  const { batch } = payload;
-  if (batch.messages.length === 0 || !payload.isRunning() || payload.isStale()) return;
-  const worker = await ensureWorker(state, batch.partition, ctx, shared);
-  const reply = await untilStopped(state, ctx.ask<BatchReply>(worker, { type: 'pipeline.batch', messages: toRawMessages(batch) } satisfies WorkerMessage, { timeoutMs: 120_000 }));
-  state.counters.batches += 1;
-  if (!reply.ok) {
-    state.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(reply.offset) });
+function onFetched(state: ConsumerState, message: Extract<ConsumerMessage, { type: 'pipeline.fetched' }>, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+  ctx.reply({ ok: true });
+  const lane = laneOf(state, message.partition);
+  if (lane === undefined) return; // Revoked: its next owner reads it from its durable offset.
+  lane.highWatermark = message.highWatermark;
+  const last = message.messages[message.messages.length - 1];
+  // Before the worker is ready the lane has no frontier: what comes is fetched again after its seek.
+  if (lane.phase !== 'ready' || last === undefined) return;
+  if (admitFetched(lane, message.fetchedOffset) === 'stale') {
+    seekLane(state, lane, lane.frontier!, message.fetchedOffset, shared);
     return;
   }
-  payload.resolveOffset(batch.lastOffset());
-  await state.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(reply.nextOffset) }]);
-  await payload.heartbeat();
+  if (last.offset < lane.frontier!) return; // Everything in it is already queued or applied.
+  lane.frontier = last.offset + 1;
+  lane.queue.push(message.messages);
+  lane.queuedBytes += message.bytes;
+  if (!lane.paused && lane.queuedBytes > shared.limits.queueBytesMax) {
+    lane.paused = true;
+    state.consumer.pause([{ topic: shared.options.topic, partitions: [lane.partition] }]);
+  }
+  pump(state, lane, ctx, shared);
+}
+
+function onWorkerReady(state: ConsumerState, message: Extract<ConsumerMessage, { type: 'pipeline.workerReady' }>, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+  const lane = laneOf(state, message.partition, message.epoch);
+  if (lane === undefined) return;
+  lane.worker = message.worker;
+  lane.phase = 'ready';
+  lane.attempts = 0;
+  delete lane.lastError;
+  lane.nextOffset = message.nextOffset;
+  lane.queue = [];
+  lane.queuedBytes = 0;
+  seekLane(state, lane, message.nextOffset, undefined, shared);
+  pump(state, lane, ctx, shared);
 }
 
 /**
- * `work`, or a STOPPING rejection as soon as the consumer actor stops (whichever comes first). The
- * work itself goes on (an ask cannot be withdrawn); a batch a worker finishes after that is simply
- * not committed to Kafka here, and the next owner of the partition skips it by the worker's offsets.
+ * Has the fetcher start the partition again at `offset`, which becomes the lane's frontier. Batches
+ * already queued end below it and stay; whatever arrives fetched from further on is stale until then.
  */
-function untilStopped<T>(state: ConsumerState, work: Promise<T>): Promise<T> {
-  const signal = state.stopping.signal;
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(new PipelineError('STOPPING', 'the consumer is stopping'));
+function seekLane(state: ConsumerState, lane: Lane, offset: number, staleFetchedOffset: number | undefined, shared: Shared): void {
+  lane.frontier = offset;
+  lane.lastSeek = { offset, staleFetchedOffset };
+  state.consumer.seek({ topic: shared.options.topic, partition: lane.partition, offset: String(offset) });
+  if (lane.paused) {
+    lane.paused = false;
+    state.consumer.resume([{ topic: shared.options.topic, partitions: [lane.partition] }]);
   }
-  return new Promise<T>((resolve, reject) => {
-    const stopped = (): void => reject(new PipelineError('STOPPING', 'the consumer is stopping'));
-    signal.addEventListener('abort', stopped, { once: true });
-    work.then(
-      (value) => { signal.removeEventListener('abort', stopped); resolve(value); },
-      (error: unknown) => { signal.removeEventListener('abort', stopped); reject(error); },
-    );
-  });
 }
 
-async function collectStatus(state: ConsumerState, ctx: ActorContext<ConsumerMessage>): Promise<IngestionStatus> {
-  const partitions: Array<{ partition: number; nextOffset: number }> = [];
-  for (const [partition, worker] of [...state.workers.entries()].sort((a, b) => a[0] - b[0])) {
-    const position = await ctx.ask<{ nextOffset: number }>(worker, { type: 'pipeline.position' }, { timeoutMs: 10_000 });
-    partitions.push({ partition, nextOffset: position.nextOffset });
+/** Sends the lane's queued batches, merged, to its worker when it is idle. */
+function pump(state: ConsumerState, lane: Lane, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+  if (lane.phase !== 'ready' || lane.inFlight !== undefined || lane.waiting || lane.queue.length === 0 || lane.worker === undefined) return;
+  const { messages, bytes, rest } = mergeBatches(lane.queue, shared.limits);
+  lane.queue = rest;
+  lane.queuedBytes = Math.max(0, lane.queuedBytes - bytes);
+  lane.inFlight = { messages, bytes };
+  if (lane.paused && lane.queuedBytes <= shared.limits.queueBytesMax / 2) {
+    lane.paused = false;
+    state.consumer.resume([{ topic: shared.options.topic, partitions: [lane.partition] }]);
   }
-  return { partitions, batches: state.counters.batches };
+  const { partition, epoch } = lane;
+  ctx.ask<BatchReply>(lane.worker, { type: 'pipeline.batch', messages } satisfies WorkerMessage, { timeoutMs: shared.limits.batchTimeoutMs }).then(
+    (reply) => ctx.tell(ctx.self, { type: 'pipeline.batchDone', partition, epoch, reply } satisfies ConsumerMessage),
+    (error: unknown) => ctx.tell(ctx.self, { type: 'pipeline.batchFailed', partition, epoch, error: describeError(error).message } satisfies ConsumerMessage),
+  );
+}
+
+function onBatchDone(state: ConsumerState, partition: number, epoch: number, reply: BatchReply, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+  const lane = laneOf(state, partition, epoch);
+  if (lane === undefined) return;
+  if (!reply.ok && reply.code === 'RETRY') {
+    onFailure(state, partition, epoch, `${reply.errorCode}: ${reply.message}`, ctx, shared);
+    return;
+  }
+  state.counters.batches += 1;
+  lane.inFlight = undefined;
+  lane.attempts = 0;
+  delete lane.lastError;
+  if (!reply.ok) {
+    // The worker saw a gap it has not confirmed: start again from its durable position.
+    lane.queue = [];
+    lane.queuedBytes = 0;
+    seekLane(state, lane, reply.offset, undefined, shared);
+    return;
+  }
+  lane.batches += 1;
+  lane.documents += reply.documents;
+  lane.deadLetters += reply.deadLetters;
+  lane.nextOffset = reply.nextOffset;
+  // A hint only (Postgres holds the truth): a failed commit is repaired by the next one.
+  state.consumer.commitOffsets([{ topic: shared.options.topic, partition, offset: String(reply.nextOffset) }]).catch(() => undefined);
+  pump(state, lane, ctx, shared);
+}
+
+/** A batch (or the worker's start) failed: keep the batch at the head of the lane and try again after a backoff. */
+function onFailure(state: ConsumerState, partition: number, epoch: number, error: string, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+  const lane = laneOf(state, partition, epoch);
+  if (lane === undefined) return;
+  if (lane.inFlight !== undefined) {
+    lane.queue.unshift(lane.inFlight.messages);
+    lane.queuedBytes += lane.inFlight.bytes;
+    lane.inFlight = undefined;
+  }
+  lane.attempts += 1;
+  lane.lastError = error;
+  lane.waiting = true;
+  ctx.timers.startSingle(`retry-${partition}`, { type: 'pipeline.retry', partition, epoch }, retryDelayMs(lane.attempts, shared.limits.retryDelayMsMax, ctx.rng.next()));
+}
+
+function onRetry(state: ConsumerState, partition: number, epoch: number, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+  const lane = laneOf(state, partition, epoch);
+  if (lane === undefined) return;
+  lane.waiting = false;
+  if (lane.phase === 'starting') startWorker(lane, ctx, shared);
+  else pump(state, lane, ctx, shared);
+}
+
+function statusOf(state: ConsumerState, shared: Shared): IngestionStatus {
+  const partitions = [...state.lanes.values()].sort((a, b) => a.partition - b.partition).map((lane): LaneStatus => ({
+    partition: lane.partition,
+    phase: lane.waiting ? 'retrying' : lane.phase,
+    nextOffset: lane.nextOffset ?? null,
+    highWatermark: lane.highWatermark ?? null,
+    lag: lane.highWatermark === undefined || lane.nextOffset === undefined ? null : Math.max(0, lane.highWatermark - lane.nextOffset),
+    queuedMessages: lane.queue.reduce((sum, batch) => sum + batch.length, 0) + (lane.inFlight?.messages.length ?? 0),
+    paused: lane.paused,
+    batches: lane.batches,
+    documents: lane.documents,
+    deadLetters: lane.deadLetters,
+    attempts: lane.attempts,
+    ...(lane.lastError === undefined ? {} : { lastError: lane.lastError }),
+  }));
+  return { topic: shared.options.topic, groupId: shared.options.groupId, partitions, batches: state.counters.batches };
 }

@@ -8,8 +8,11 @@
  *     crash between the database commit and the Kafka commit, a zombie consumer after a rebalance);
  *   - `nextOffset` only moves forward (checked here and by a trigger in the database);
  *   - what a message does is a pure function of its bytes: the same log gives the same rows.
- * Kafka's own committed offset is advisory: after (re)start, the first batch that begins beyond
- * `nextOffset` makes the worker ask the consumer to seek back to `nextOffset` once.
+ * Kafka's own committed offset is advisory, and a batch fetched before a seek may still arrive after
+ * it: a batch that begins beyond `nextOffset` makes the worker ask the consumer to seek back to
+ * `nextOffset`. Offsets may legitimately be missing (transaction markers, compaction), so a gap is
+ * accepted only when the batch that answers a seek to `nextOffset` begins at the same place as the
+ * one that asked for it: the log itself has nothing in between.
  */
 import { assert } from '../../../runtime/index.js';
 import { chunkText, type ChunkingOptions } from './chunking.js';
@@ -62,8 +65,8 @@ export interface PartitionState {
   readonly topic: string;
   readonly partition: number;
   readonly nextOffset: number;
-  /** False until a batch has started at or below `nextOffset` (or a seek was already asked for). */
-  readonly positionChecked: boolean;
+  /** The last seek asked for: to `nextOffset`, by a batch that began at `firstOffset`. */
+  readonly seek?: { readonly offset: number; readonly firstOffset: number };
 }
 
 /** Configuration the core needs. */
@@ -91,7 +94,7 @@ export function documentKey(sourceId: string, version: number): string {
 /** A worker that has recovered `nextOffset` from the store. */
 export function initialState(topic: string, partition: number, nextOffset: number): PartitionState {
   assert(Number.isSafeInteger(nextOffset) && nextOffset >= 0, 'recovered offset must be a non-negative integer', { nextOffset });
-  return { topic, partition, nextOffset, positionChecked: false };
+  return { topic, partition, nextOffset };
 }
 
 /** Advances the core by one input. */
@@ -104,11 +107,12 @@ export function step(state: PartitionState, input: PartitionInput, options: Plan
   assertAscending(messages);
   const first = messages[0];
   if (first === undefined) return { state, effects: [{ type: 'upToDate', nextOffset: state.nextOffset, skipped: 0 }] };
-  if (first.offset > state.nextOffset && !state.positionChecked) {
-    // The consumer started from Kafka's committed offset, which is ahead of ours: go back once.
-    return { state: { ...state, positionChecked: true }, effects: [{ type: 'seek', offset: state.nextOffset }] };
+  const confirmedGap = state.seek !== undefined && state.seek.offset === state.nextOffset && state.seek.firstOffset === first.offset;
+  if (first.offset > state.nextOffset && !confirmedGap) {
+    // Kafka's committed offset was ahead of ours, or the batch was fetched before an earlier seek: go back.
+    return { state: { ...state, seek: { offset: state.nextOffset, firstOffset: first.offset } }, effects: [{ type: 'seek', offset: state.nextOffset }] };
   }
-  const checked = { ...state, positionChecked: true };
+  const { seek: _answered, ...checked } = state;
   const plan = planBatch({ topic: state.topic, partition: state.partition, fromOffset: state.nextOffset, messages }, options);
   if (plan.documents.length === 0 && plan.deadLetters.length === 0 && plan.nextOffset <= state.nextOffset) {
     return { state: checked, effects: [{ type: 'upToDate', nextOffset: state.nextOffset, skipped: plan.skipped }] };

@@ -150,13 +150,13 @@ describe.each(databases)('pipeline ingestion on $name', ({ name, url: databaseUr
   });
 
   it('the consumer refuses unknown messages (UNKNOWN_MESSAGE, or a dead letter for a tell) and its state stays as it was', async () => {
-    // The clean group is at the end of the log: once every partition has its worker, nothing moves.
+    // The clean group is at the end of the log: once every partition's worker is ready, nothing moves.
     const running = await startIngestion(node, { id: 'ingest-unknown', brokers: [brokers], topic, groupId: `${topic}-clean`, store: clean, embedder: testEmbedder(), chunking, limits, consumer });
     try {
       const partitions = Object.keys(end).length;
       const before = await waitFor(async () => {
         const status = await running.status();
-        return status.partitions.length === partitions ? status : undefined;
+        return status.partitions.length === partitions && status.partitions.every((lane) => lane.phase === 'ready') ? status : undefined;
       }, { timeoutMs: 60_000, intervalMs: 100, what: 'the consumer to own every partition' });
       const consumerRef = { node: running.ref.node, path: `${running.ref.path}/consumer` };
       const deadLettersBefore = node.system.deadLetters().count;

@@ -116,7 +116,7 @@ describe('pipeline across processes', () => {
     const group = `${topic}-kill`;
     const doomed = await startChild(environment(store, group, { CRASH_AFTER_COMMITS: '3' }));
     children.push(doomed);
-    expect(await doomed.exited).toBe('SIGKILL');
+    expect(await doomed.exited, doomed.output().slice(-4_000)).toBe('SIGKILL');
     // The window is real: Postgres is ahead of Kafka's committed offsets for some partition.
     const stored = await store.offsets(group);
     const committed = await kafkaCommitted(group, topic);

@@ -138,14 +138,19 @@ export async function waitForOffsets(store: PipelineStore, group: string, end: R
 class OffsetMovedBack extends Error {}
 
 /** Reads the whole dead-letter topic. */
-export async function readDeadLetterTopic(brokers: string, topic: string, expected: number): Promise<Array<{ key: string; reason: string }>> {
+export async function readDeadLetterTopic(brokers: string, topic: string, expected: number): Promise<Array<{ key: string; reason: string; valueBytes: number; truncated?: string }>> {
   const kafka = new Kafka({ clientId: 'pipeline-test-dlq', brokers: [brokers], logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `dlq-reader-${Date.now()}`, maxWaitTimeInMs: 200 });
-  const received: Array<{ key: string; reason: string }> = [];
+  const received: Array<{ key: string; reason: string; valueBytes: number; truncated?: string }> = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => { received.push({ key: message.key?.toString() ?? '', reason: message.headers?.reason?.toString() ?? '' }); } });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const truncated = message.headers?.truncated?.toString();
+        received.push({ key: message.key?.toString() ?? '', reason: message.headers?.reason?.toString() ?? '', valueBytes: message.value?.byteLength ?? 0, ...(truncated === undefined ? {} : { truncated }) });
+      },
+    });
     await waitFor(() => received.length >= expected, { timeoutMs: 30_000, intervalMs: 100, what: `${expected} messages on ${topic} (got ${received.length} so far)` });
     return received;
   } finally {

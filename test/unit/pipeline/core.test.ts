@@ -104,7 +104,7 @@ describe('partition core', () => {
     expect(plan.nextOffset).toBe(4);
   });
 
-  it('skips messages below the durable offset and asks for one seek when a batch starts beyond it', () => {
+  it('skips messages below the durable offset and asks for a seek whenever a batch starts beyond it', () => {
     const state = initialState('t', 0, 5);
     const below = step(state, { type: 'batch', messages: [message(3, doc('a')), message(4, doc('b')), message(5, doc('c'))] }, options);
     expect(below.effects).toHaveLength(1);
@@ -113,8 +113,16 @@ describe('partition core', () => {
     expect(persist.type === 'persist' && persist.plan.documents.map((planned) => planned.document.sourceId)).toEqual(['c']);
     const ahead = step(state, { type: 'batch', messages: [message(9, doc('z'))] }, options);
     expect(ahead.effects).toEqual([{ type: 'seek', offset: 5 }]);
-    // After one seek a gap is accepted (offsets may legitimately be missing, e.g. transaction markers).
+    // A seek answered by a batch that starts at the same place confirms a gap in the log itself
+    // (offsets may legitimately be missing, e.g. transaction markers), and it is accepted.
     expect(step(ahead.state, { type: 'batch', messages: [message(9, doc('z'))] }, options).effects[0]!.type).toBe('persist');
+    // A stale batch (fetched before the seek) that starts elsewhere asks for the seek again, and never
+    // makes the worker skip what lies between: the regression that lost offsets 5-8 here.
+    const stale = step(ahead.state, { type: 'batch', messages: [message(12, doc('y'))] }, options);
+    expect(stale.effects).toEqual([{ type: 'seek', offset: 5 }]);
+    const answered = step(stale.state, { type: 'batch', messages: [message(5, doc('c')), message(6, doc('d'))] }, options);
+    expect(answered.effects[0]!.type).toBe('persist');
+    expect(answered.state.seek).toBeUndefined();
     const replayed = step(state, { type: 'batch', messages: [message(1, doc('a')), message(2, doc('b'))] }, options);
     expect(replayed.effects).toEqual([{ type: 'upToDate', nextOffset: 5, skipped: 2 }]);
   });
