@@ -20,6 +20,8 @@ export { defaultConsumerTuning, startIngestion } from './ingestion.js';
 export type { ConsumerTuning, Ingestion, IngestionOptions, IngestionStatus } from './ingestion.js';
 export { createKafka, deadLetterTopicOf, kafkaDeadLetterPublisher } from './kafka.js';
 export type { DeadLetterPublisher } from './kafka.js';
+export { miniLmDimensions, miniLmEmbedder, miniLmModelName, miniLmPositionsMax } from './minilm-embedder.js';
+export type { MiniLmEmbedder, MiniLmEmbedderOptions } from './minilm-embedder.js';
 export { openAiEmbedder } from './openai-embedder.js';
 export type { OpenAiEmbedderOptions } from './openai-embedder.js';
 export { replay } from './replay.js';
