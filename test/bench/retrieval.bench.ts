@@ -18,8 +18,12 @@ async function main(): Promise<void> {
   try {
     const report = await runRetrievalBenchmark({ databaseUrl, modelDirectory: install.modelDirectory });
     const line = (name: string, figures: { recall10: number; mrr: number }): string => `${name.padEnd(15)} recall@10 ${figures.recall10.toFixed(3)}  MRR ${figures.mrr.toFixed(3)}`;
-    console.log(`${report.passages} passages, ${report.queries} paraphrased queries, mean lexical overlap ${report.lexicalOverlap}`);
+    console.log(`${report.passages} passages, ${report.queries} paraphrased queries (mean lexical overlap ${report.lexicalOverlap}):`);
     for (const [name, figures] of [['hashing', report.hashing], ['minilm', report.minilm], ['hybrid (minilm)', report.hybrid], ['hybrid (hashing)', report.hybridHashing], ['full-text only', report.text]] as const) {
+      console.log(line(name, figures));
+    }
+    console.log(`${report.keyword.queries} keyword queries:`);
+    for (const [name, figures] of [['hashing', report.keyword.hashing], ['minilm', report.keyword.minilm], ['hybrid (minilm)', report.keyword.hybrid], ['hybrid (hashing)', report.keyword.hybridHashing], ['full-text only', report.keyword.text]] as const) {
       console.log(line(name, figures));
     }
     console.log(`embedding: hashing ${report.embedTextsPerSecond.hashing} texts/s, minilm ${report.embedTextsPerSecond.minilm} texts/s`);

@@ -9,6 +9,8 @@
  *   - minilm: all-MiniLM-L6-v2, HNSW search;
  *   - hybrid: MiniLM's HNSW ranks fused with Postgres full-text ranks by reciprocal-rank fusion;
  *   - hybridHashing and text: the same fusion over the hashing embedder, and full-text rank alone.
+ * The same figures are given for keyword queries (a few rare words of the passage), where full-text
+ * search is at its strongest, so the two query styles show when fusion pays.
  * It also measures embedding throughput (texts/s) of both embedders over the passages.
  *
  * Used by `retrieval.bench.ts` (`npm run bench -- retrieval`) and callable from other benchmarks.
@@ -36,7 +38,10 @@ export interface CorpusQuery {
 /** The benchmark's data set. */
 export interface RetrievalCorpus {
   readonly passages: readonly CorpusPassage[];
+  /** Paraphrased queries: the meaning of their passage in other words. */
   readonly queries: readonly CorpusQuery[];
+  /** Keyword queries: a few rare words of their passage (names, terms), as a user searching by keyword types them. */
+  readonly keywordQueries: readonly CorpusQuery[];
 }
 
 /** Quality of one retrieval method over the queries. */
@@ -59,6 +64,8 @@ export interface RetrievalReport {
   readonly hybridHashing: RetrievalFigures;
   /** Full-text rank alone. */
   readonly text: RetrievalFigures;
+  /** The same methods on the keyword queries. */
+  readonly keyword: { readonly queries: number; readonly hashing: RetrievalFigures; readonly minilm: RetrievalFigures; readonly hybrid: RetrievalFigures; readonly hybridHashing: RetrievalFigures; readonly text: RetrievalFigures };
   /** Embedding throughput over the passages, texts per second (one `embed` call each). */
   readonly embedTextsPerSecond: { readonly hashing: number; readonly minilm: number };
   /** Mean share of a query's content words whose stem occurs in its target passage. */
@@ -122,11 +129,32 @@ async function load(store: PipelineStore, embedder: Embedder, corpus: RetrievalC
   return texts.length / (elapsedMs / 1000);
 }
 
-interface EmbedderRun {
+/** Figures of the three methods over one query set. */
+interface MethodFigures {
   readonly vector: RetrievalFigures;
   readonly hybrid: RetrievalFigures;
   readonly text: RetrievalFigures;
+}
+
+interface EmbedderRun {
+  readonly paraphrased: MethodFigures;
+  readonly keyword: MethodFigures;
   readonly textsPerSecond: number;
+}
+
+async function evaluate(store: PipelineStore, embedder: Embedder, queries: readonly CorpusQuery[]): Promise<MethodFigures> {
+  const queryVectors = await embedder.embed(queries.map((query) => query.text));
+  const vectorRanks: Array<number | null> = [];
+  const hybridRanks: Array<number | null> = [];
+  const textRanks: Array<number | null> = [];
+  for (let index = 0; index < queries.length; index += 1) {
+    const query = queries[index]!;
+    const vector = queryVectors[index]!;
+    vectorRanks.push(rankOf(await searchVector(store, vector, { k: 10 }), query.passage));
+    hybridRanks.push(rankOf(await searchHybrid(store, { text: query.text, vector }, { k: 10 }), query.passage));
+    textRanks.push(rankOf(await searchText(store, query.text, { k: 10 }), query.passage));
+  }
+  return { vector: retrievalFigures(vectorRanks), hybrid: retrievalFigures(hybridRanks), text: retrievalFigures(textRanks) };
 }
 
 async function runOne(databaseUrl: string, schema: string, embedder: Embedder, corpus: RetrievalCorpus): Promise<EmbedderRun> {
@@ -135,18 +163,7 @@ async function runOne(databaseUrl: string, schema: string, embedder: Embedder, c
     // A first call warms the model (and the runtime's lazy initialisation) before the timed load.
     await embedder.embed(corpus.passages.slice(0, 8).map((passage) => passage.text));
     const textsPerSecond = await load(store, embedder, corpus);
-    const queryVectors = await embedder.embed(corpus.queries.map((query) => query.text));
-    const vectorRanks: Array<number | null> = [];
-    const hybridRanks: Array<number | null> = [];
-    const textRanks: Array<number | null> = [];
-    for (let index = 0; index < corpus.queries.length; index += 1) {
-      const query = corpus.queries[index]!;
-      const vector = queryVectors[index]!;
-      vectorRanks.push(rankOf(await searchVector(store, vector, { k: 10 }), query.passage));
-      hybridRanks.push(rankOf(await searchHybrid(store, { text: query.text, vector }, { k: 10 }), query.passage));
-      textRanks.push(rankOf(await searchText(store, query.text, { k: 10 }), query.passage));
-    }
-    return { vector: retrievalFigures(vectorRanks), hybrid: retrievalFigures(hybridRanks), text: retrievalFigures(textRanks), textsPerSecond };
+    return { paraphrased: await evaluate(store, embedder, corpus.queries), keyword: await evaluate(store, embedder, corpus.keywordQueries), textsPerSecond };
   } finally {
     await store.dropSchema().catch(() => undefined);
     await store.close();
@@ -170,11 +187,15 @@ export async function runRetrievalBenchmark(options: { readonly databaseUrl: str
   return {
     passages: corpus.passages.length,
     queries: corpus.queries.length,
-    hashing: hashing.vector,
-    minilm: minilm.vector,
-    hybrid: minilm.hybrid,
-    hybridHashing: hashing.hybrid,
-    text: minilm.text,
+    hashing: hashing.paraphrased.vector,
+    minilm: minilm.paraphrased.vector,
+    hybrid: minilm.paraphrased.hybrid,
+    hybridHashing: hashing.paraphrased.hybrid,
+    text: minilm.paraphrased.text,
+    keyword: {
+      queries: corpus.keywordQueries.length,
+      hashing: hashing.keyword.vector, minilm: minilm.keyword.vector, hybrid: minilm.keyword.hybrid, hybridHashing: hashing.keyword.hybrid, text: minilm.keyword.text,
+    },
     embedTextsPerSecond: { hashing: Math.round(hashing.textsPerSecond), minilm: Math.round(minilm.textsPerSecond) },
     lexicalOverlap: Math.round(overlap * 1000) / 1000,
   };

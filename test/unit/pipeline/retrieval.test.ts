@@ -38,7 +38,8 @@ describe('retrieval benchmark data set', () => {
     expect(corpus.queries.length).toBeGreaterThanOrEqual(100);
     const ids = new Set(corpus.passages.map((passage) => passage.id));
     expect(ids.size).toBe(corpus.passages.length);
-    for (const query of corpus.queries) expect(ids.has(query.passage), query.passage).toBe(true);
+    for (const query of [...corpus.queries, ...corpus.keywordQueries]) expect(ids.has(query.passage), query.passage).toBe(true);
+    expect(corpus.keywordQueries.length).toBeGreaterThanOrEqual(30);
     // Varied topics: the id prefix names the topic.
     expect(new Set(corpus.passages.map((passage) => passage.id.split('-')[0])).size).toBeGreaterThanOrEqual(20);
   });
