@@ -98,13 +98,17 @@ describe('MiniLM embedder (all-MiniLM-L6-v2 through onnxruntime)', () => {
     expect(maxDifference(a!, b!)).toBeLessThan(1e-6);
   });
 
-  it('refuses blank and non-string texts with EMBED_REJECTED, and a closed embedder with EMBED_FAILED', async () => {
+  it('refuses blank and non-string texts with EMBED_REJECTED, finishes a call in flight at close, and then fails with EMBED_FAILED', async () => {
     expect((await rejection(embedder.embed(['fine', '   \n']))).code).toBe('EMBED_REJECTED');
     expect((await rejection(embedder.embed(['']))).code).toBe('EMBED_REJECTED');
     expect((await rejection(embedder.embed([42 as unknown as string]))).code).toBe('EMBED_REJECTED');
     expect(await embedder.embed([])).toEqual([]);
     const other = await miniLmEmbedder({ modelDirectory: install.modelDirectory, threads: 1 });
-    await other.close();
+    // close waits for a call in flight, which completes; later calls fail.
+    const pending = other.embed(['a call that is running when close is called']);
+    const closing = other.close();
+    expect(await pending).toHaveLength(1);
+    await closing;
     expect((await rejection(other.embed(['text']))).code).toBe('EMBED_FAILED');
   });
 
