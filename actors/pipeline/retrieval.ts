@@ -61,7 +61,8 @@ export function validateSearchOptions(options: SearchOptions): SearchOptions {
   return options;
 }
 
-function whereClause(filter: SearchFilter | undefined, values: unknown[]): string {
+/** The SQL condition (and its parameters, appended to `values`) of a search filter over chunks `c`. */
+export function whereClause(filter: SearchFilter | undefined, values: unknown[]): string {
   const conditions: string[] = [];
   if (filter?.sourceIds !== undefined) {
     values.push([...filter.sourceIds]);
