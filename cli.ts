@@ -5,10 +5,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import { inspectStorage, verifyStorage } from './actors/storage/index.js';
-import { pipelineReplayCommand, pipelineSearchCommand } from './actors/pipeline/index.js';
+import { ingestionServiceId, miniLmEmbedder, pipelineReplayCommand, pipelineSearchCommand, pipelineStatusCommand, startIngestionService, type Embedder } from './actors/pipeline/index.js';
 import { runKvCli } from './actors/raft/index.js';
 import { runWorkflowCli, type WorkflowReply } from './actors/workflow/index.js';
-import { connect, runCli, type Command } from './cluster/index.js';
+import { connect, runCli, runNode, startBooleanFlags, startOptions, startValueFlags, type Command } from './cluster/index.js';
 
 const json = (value: unknown): string => JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item instanceof Uint8Array ? Buffer.from(item).toString('base64') : item), 2);
 
@@ -41,14 +41,55 @@ const storageCommand: Command = {
 
 const pipelineCommand: Command = {
   name: 'pipeline',
-  summary: 'semantic search over ingested documents, or replay the topic from an offset',
-  usage: 'pipeline search "<query>" [--k 10] [--ef-search n] [--database-url url] | pipeline replay --from <offset> [--topic t] [--brokers a,b]',
-  valueFlags: ['k', 'ef-search', 'database-url', 'schema', 'from', 'topic', 'brokers', 'group'],
+  summary: 'run an ingestion as a service on a node, show its status, search the documents, or replay the topic from an offset',
+  usage: 'pipeline ingest --topic t --name n --secret s [--group g] [--brokers a,b] [--embedder hashing|minilm --model-dir d] [troupe start flags] | pipeline status [--node n] [--path /root/ingest/consumer] | pipeline search "<query>" [--k 10] [--ef-search n] | pipeline replay --from <offset> [--topic t] [--brokers a,b]   [--database-url url] [--schema s]',
+  valueFlags: ['k', 'ef-search', 'database-url', 'schema', 'from', 'topic', 'brokers', 'group', 'embedder', 'model-dir', 'url', 'node', 'path', ...startValueFlags.filter((name) => name !== 'token'), 'token'],
+  booleanFlags: [...startBooleanFlags],
   async run(args, io) {
     const [action, ...rest] = args.positional;
     const databaseUrl = args.flags.get('database-url');
     const schema = args.flags.get('schema');
-    const location = { ...(typeof databaseUrl === 'string' ? { databaseUrl } : {}), ...(typeof schema === 'string' ? { schema } : {}) };
+    const embedderFlag = args.flags.get('embedder');
+    const modelDirectory = args.flags.get('model-dir');
+    if (embedderFlag !== undefined && embedderFlag !== 'hashing' && (embedderFlag !== 'minilm' || typeof modelDirectory !== 'string')) {
+      io.err('usage: --embedder hashing, or --embedder minilm --model-dir <directory with model.onnx and tokenizer.json>');
+      return 2;
+    }
+    const embedder: Embedder | undefined = embedderFlag === 'minilm' ? await miniLmEmbedder({ modelDirectory: modelDirectory as string }) : undefined;
+    const location = { ...(typeof databaseUrl === 'string' ? { databaseUrl } : {}), ...(typeof schema === 'string' ? { schema } : {}), ...(embedder === undefined ? {} : { embedder }) };
+    if (action === 'ingest') {
+      const topic = args.flags.get('topic');
+      if (typeof topic !== 'string') {
+        io.err('usage: troupe pipeline ingest --topic <topic> --name <node> --secret <secret>');
+        return 2;
+      }
+      const brokers = args.flags.get('brokers');
+      const group = args.flags.get('group');
+      let service: Awaited<ReturnType<typeof startIngestionService>> | undefined;
+      const code = await runNode(startOptions(args, () => []), io.out, async (node) => {
+        service = await startIngestionService(node.node, {
+          ...location, topic, ...(typeof brokers === 'string' ? { brokers: brokers.split(',') } : {}), ...(typeof group === 'string' ? { groupId: group } : {}),
+        });
+        io.out(JSON.stringify({ event: 'ingesting', node: node.name, topic, consumer: service.consumerRef.path }));
+      });
+      await service?.close().catch(() => undefined);
+      return code;
+    }
+    if (action === 'status') {
+      const url = args.flags.get('url');
+      const token = args.flags.get('token') ?? process.env.TROUPE_TOKEN;
+      const client = await connect(typeof url === 'string' ? url : process.env.TROUPE_URL ?? 'ws://127.0.0.1:7401', { reconnect: false, ...(typeof token === 'string' ? { token } : {}) });
+      try {
+        const nodeFlag = args.flags.get('node');
+        const node = typeof nodeFlag === 'string' ? nodeFlag : (await client.members()).find((member) => member.status === 'up')?.node ?? 'n1';
+        const pathFlag = args.flags.get('path');
+        const consumer = { node, path: typeof pathFlag === 'string' ? pathFlag : `/root/${ingestionServiceId}/consumer` };
+        io.out(json(await pipelineStatusCommand({ ...location, consumer, ask: (ref, message) => client.ask(ref, message, { timeoutMs: 10_000 }) })));
+        return 0;
+      } finally {
+        await client.close();
+      }
+    }
     if (action === 'search' && rest.length > 0) {
       const k = numberFlag(args.flags.get('k'), 'k');
       const efSearch = numberFlag(args.flags.get('ef-search'), 'ef-search');

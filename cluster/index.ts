@@ -8,6 +8,7 @@ export type { SendResult } from './router.js';
 export { connect } from './client.js';
 export type { ClientOptions, ClientState, TroupeClient } from './client.js';
 export { runCli, renderMembers, renderTree } from './cli.js';
+export { runNode, startBooleanFlags, startOptions, startValueFlags } from './start.js';
 export type { CliIo, Command } from './cli.js';
 export type { ParsedArgs } from './args.js';
 export { ClusterError, closeCodes } from './errors.js';

@@ -69,11 +69,22 @@ export function startOptions(args: ParsedArgs, children?: (node: ClusterNode) =>
 /**
  * Runs a node until a termination signal; resolves with the exit code. Unless the options bring a
  * logger, the node's structured log (crash reports, restarts, escalations, why it stops) goes to stderr.
+ * `started` runs once the node listens (a command that hosts a service adds it there); if it fails,
+ * the node leaves and the exit code is 1.
  */
-export async function runNode(options: ClusterNodeOptions, out: (line: string) => void): Promise<number> {
+export async function runNode(options: ClusterNodeOptions, out: (line: string) => void, started?: (node: ClusterNode) => Promise<void>): Promise<number> {
   const system = options.supervision?.system;
   const node = await createClusterNode({ ...options, supervision: { ...options.supervision, system: { ...system, logger: system?.logger ?? createLogger() } } });
   out(JSON.stringify({ event: 'listening', node: node.name, address: node.address, port: node.port, incarnation: node.incarnation, pid: process.pid }));
+  if (started !== undefined) {
+    try {
+      await started(node);
+    } catch (error) {
+      out(JSON.stringify({ event: 'fatal', node: node.name, error: (error as Error).message }));
+      await node.leave().catch(() => undefined);
+      return 1;
+    }
+  }
   return new Promise((resolve) => {
     let leaving = false;
     const leave = (signal: string): void => {

@@ -4,7 +4,7 @@
  */
 export { chunkText, defaultChunking, validateChunking } from './core/chunking.js';
 export type { ChunkingOptions } from './core/chunking.js';
-export { pipelineReplayCommand, pipelineSearchCommand } from './cli.js';
+export { ingestionServiceId, pipelineReplayCommand, pipelineSearchCommand, pipelineStatusCommand, startIngestionService } from './cli.js';
 export type { PipelineLocation } from './cli.js';
 export { applyKnown, documentKey, initialState, planBatch, rejectDocument, step, trimPlan } from './core/partition.js';
 export type { BatchPlan, PartitionEffect, PartitionInput, PartitionState, PlanOptions, PlannedDeadLetter, PlannedDocument, RawMessage } from './core/partition.js';

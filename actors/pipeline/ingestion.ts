@@ -103,9 +103,17 @@ export interface IngestionStatus {
   readonly batches: number;
 }
 
-/** Messages of the consumer actor: `pipeline.status` from anyone, the rest from its own callbacks and asks. */
+/**
+ * Messages of the consumer actor: `pipeline.status` from anyone; the rest only from its own callbacks,
+ * asks and timers, which stamp them with `token`, an object private to the incarnation: a message
+ * that came over the network cannot hold it, so a client allowed to send to this path still cannot
+ * hand the consumer a forged batch or a forged worker reply.
+ */
 export type ConsumerMessage =
   | { readonly type: 'pipeline.status' }
+  | InternalMessage;
+
+type InternalMessage = { readonly token: object } & (
   | { readonly type: 'pipeline.consumerCrashed'; readonly error: string }
   | { readonly type: 'pipeline.assigned'; readonly partitions: readonly number[] }
   | { readonly type: 'pipeline.fetched'; readonly partition: number; readonly fetchedOffset: number; readonly messages: readonly RawMessage[]; readonly bytes: number; readonly highWatermark: number }
@@ -113,9 +121,11 @@ export type ConsumerMessage =
   | { readonly type: 'pipeline.workerFailed'; readonly partition: number; readonly epoch: number; readonly error: string }
   | { readonly type: 'pipeline.batchDone'; readonly partition: number; readonly epoch: number; readonly reply: BatchReply }
   | { readonly type: 'pipeline.batchFailed'; readonly partition: number; readonly epoch: number; readonly error: string }
-  | { readonly type: 'pipeline.retry'; readonly partition: number; readonly epoch: number };
+  | { readonly type: 'pipeline.retry'; readonly partition: number; readonly epoch: number });
 
 interface ConsumerState {
+  /** Stamps this incarnation's own messages (see `ConsumerMessage`). */
+  readonly token: object;
   readonly consumer: Consumer;
   /** One lane per assigned partition; mutated only in `receive`. */
   readonly lanes: Map<number, Lane>;
@@ -177,6 +187,7 @@ function consumerBehaviour(shared: Shared): Behaviour<ConsumerState, ConsumerMes
   return behaviour<ConsumerState, ConsumerMessage>({
     name: 'pipeline.consumer',
     async init(ctx) {
+      const token = {};
       const consumer = shared.kafka.consumer({
         groupId: shared.options.groupId, sessionTimeout: tuning.sessionTimeoutMs, heartbeatInterval: tuning.heartbeatIntervalMs,
         maxWaitTimeInMs: tuning.maxWaitTimeMs, maxBytesPerPartition: tuning.maxBytesPerPartition, rebalanceTimeout: tuning.rebalanceTimeoutMs, retry: { retries: 5 },
@@ -185,26 +196,30 @@ function consumerBehaviour(shared: Shared): Behaviour<ConsumerState, ConsumerMes
         await consumer.connect();
         await consumer.subscribe({ topic, fromBeginning: true });
         consumer.on(consumer.events.GROUP_JOIN, (event) => {
-          ctx.tell(ctx.self, { type: 'pipeline.assigned', partitions: [...(event.payload.memberAssignment[topic] ?? [])] });
+          ctx.tell(ctx.self, { type: 'pipeline.assigned', token, partitions: [...(event.payload.memberAssignment[topic] ?? [])] });
         });
         consumer.on(consumer.events.CRASH, (event) => {
           // kafkajs restarts itself after retriable errors; anything else is ours to handle.
-          if (event.payload.restart !== true) ctx.tell(ctx.self, { type: 'pipeline.consumerCrashed', error: describeError(event.payload.error).message });
+          if (event.payload.restart !== true) ctx.tell(ctx.self, { type: 'pipeline.consumerCrashed', token, error: describeError(event.payload.error).message });
         });
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: 16,
-          eachBatch: (payload) => handOver(payload, ctx),
+          eachBatch: (payload) => handOver(payload, ctx, token),
         });
       } catch (cause) {
         await consumer.disconnect().catch(() => undefined);
         throw new PipelineError('KAFKA_FAILED', `consumer for ${topic} failed to start: ${(cause as Error).message}`, { cause });
       }
-      return { consumer, lanes: new Map(), counters: { batches: 0, epochs: 0 } };
+      return { token, consumer, lanes: new Map(), counters: { batches: 0, epochs: 0 } };
     },
     receive(state, message, ctx) {
-      switch (message?.type) {
+      if (message?.type !== 'pipeline.status' && (message as { token?: unknown } | undefined)?.token !== state.token) {
+        refuseUnknown(ctx, message, 'pipeline.consumer');
+        return state;
+      }
+      switch (message.type) {
         case 'pipeline.status':
           ctx.reply(statusOf(state, shared));
           return state;
@@ -246,12 +261,12 @@ function consumerBehaviour(shared: Shared): Behaviour<ConsumerState, ConsumerMes
  * so the fetch loop never waits on a worker. The fetch position moves past the batch only once the
  * actor has it; if the actor is gone, the batch is fetched again by whoever owns the partition next.
  */
-async function handOver(payload: EachBatchPayload, ctx: ActorContext<ConsumerMessage>): Promise<void> {
+async function handOver(payload: EachBatchPayload, ctx: ActorContext<ConsumerMessage>, token: object): Promise<void> {
   const { batch } = payload;
   if (batch.isEmpty() || !payload.isRunning() || payload.isStale()) return;
   const messages = toRawMessages(batch);
   const bytes = messages.reduce((sum, message) => sum + sizeOf(message), 0);
-  await ctx.ask(ctx.self, { type: 'pipeline.fetched', partition: batch.partition, fetchedOffset: fetchedOffsetOf(batch), messages, bytes, highWatermark: Number(batch.highWatermark) } satisfies ConsumerMessage, { timeoutMs: 30_000 });
+  await ctx.ask(ctx.self, { type: 'pipeline.fetched', token, partition: batch.partition, fetchedOffset: fetchedOffsetOf(batch), messages, bytes, highWatermark: Number(batch.highWatermark) } satisfies ConsumerMessage, { timeoutMs: 30_000 });
   payload.resolveOffset(batch.lastOffset());
 }
 
@@ -280,12 +295,12 @@ function onAssigned(state: ConsumerState, assigned: readonly number[], ctx: Acto
     state.lanes.set(partition, lane);
     // A partition paused under an earlier assignment must not stay paused.
     state.consumer.resume([{ topic, partitions: [partition] }]);
-    startWorker(lane, ctx, shared);
+    startWorker(state, lane, ctx, shared);
   }
 }
 
 /** Starts (or finds, after a consumer restart) the partition's worker and reads its durable position. */
-function startWorker(lane: Lane, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
+function startWorker(state: ConsumerState, lane: Lane, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
   const { partition, epoch } = lane;
   const options = shared.options;
   const id = `partition-${partition}`;
@@ -300,9 +315,9 @@ function startWorker(lane: Lane, ctx: ActorContext<ConsumerMessage>, shared: Sha
     // NAME_TAKEN: the worker survived a restart of this consumer actor; use it.
     if (!reply.ok && reply.code !== 'NAME_TAKEN') throw new PipelineError('KAFKA_FAILED', `could not start the worker of partition ${partition}: ${reply.message}`);
     const position = await ctx.ask<{ nextOffset: number }>(worker, { type: 'pipeline.position' } satisfies WorkerMessage, { timeoutMs: 60_000 });
-    ctx.tell(ctx.self, { type: 'pipeline.workerReady', partition, epoch, worker, nextOffset: position.nextOffset } satisfies ConsumerMessage);
+    ctx.tell(ctx.self, { type: 'pipeline.workerReady', token: state.token, partition, epoch, worker, nextOffset: position.nextOffset } satisfies ConsumerMessage);
   };
-  run().catch((error: unknown) => ctx.tell(ctx.self, { type: 'pipeline.workerFailed', partition, epoch, error: describeError(error).message } satisfies ConsumerMessage));
+  run().catch((error: unknown) => ctx.tell(ctx.self, { type: 'pipeline.workerFailed', token: state.token, partition, epoch, error: describeError(error).message } satisfies ConsumerMessage));
 }
 
 /** The lane of `partition` if it is still the incarnation `epoch` names (late answers for a revoked lane are dropped). */
@@ -375,8 +390,8 @@ function pump(state: ConsumerState, lane: Lane, ctx: ActorContext<ConsumerMessag
   }
   const { partition, epoch } = lane;
   ctx.ask<BatchReply>(lane.worker, { type: 'pipeline.batch', messages } satisfies WorkerMessage, { timeoutMs: shared.limits.batchTimeoutMs }).then(
-    (reply) => ctx.tell(ctx.self, { type: 'pipeline.batchDone', partition, epoch, reply } satisfies ConsumerMessage),
-    (error: unknown) => ctx.tell(ctx.self, { type: 'pipeline.batchFailed', partition, epoch, error: describeError(error).message } satisfies ConsumerMessage),
+    (reply) => ctx.tell(ctx.self, { type: 'pipeline.batchDone', token: state.token, partition, epoch, reply } satisfies ConsumerMessage),
+    (error: unknown) => ctx.tell(ctx.self, { type: 'pipeline.batchFailed', token: state.token, partition, epoch, error: describeError(error).message } satisfies ConsumerMessage),
   );
 }
 
@@ -419,14 +434,14 @@ function onFailure(state: ConsumerState, partition: number, epoch: number, error
   lane.attempts += 1;
   lane.lastError = error;
   lane.waiting = true;
-  ctx.timers.startSingle(`retry-${partition}`, { type: 'pipeline.retry', partition, epoch }, retryDelayMs(lane.attempts, shared.limits.retryDelayMsMax, ctx.rng.next()));
+  ctx.timers.startSingle(`retry-${partition}`, { type: 'pipeline.retry', token: state.token, partition, epoch }, retryDelayMs(lane.attempts, shared.limits.retryDelayMsMax, ctx.rng.next()));
 }
 
 function onRetry(state: ConsumerState, partition: number, epoch: number, ctx: ActorContext<ConsumerMessage>, shared: Shared): void {
   const lane = laneOf(state, partition, epoch);
   if (lane === undefined) return;
   lane.waiting = false;
-  if (lane.phase === 'starting') startWorker(lane, ctx, shared);
+  if (lane.phase === 'starting') startWorker(state, lane, ctx, shared);
   else pump(state, lane, ctx, shared);
 }
 

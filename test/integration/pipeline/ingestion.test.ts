@@ -160,11 +160,16 @@ describe.each(databases)('pipeline ingestion on $name', ({ name, url: databaseUr
       }, { timeoutMs: 60_000, intervalMs: 100, what: 'the consumer to own every partition' });
       const consumerRef = { node: running.ref.node, path: `${running.ref.path}/consumer` };
       const deadLettersBefore = node.system.deadLetters().count;
-      for (const message of [{ type: 'no.such.message' }, { notType: 'no.such.message' }]) {
+      // The consumer's own message types, forged (without the incarnation's private token): a batch of a
+      // made-up document and a worker reply that would move partition 0 on, as a client with a send
+      // scope on this path could send them.
+      const forgedBatch = { type: 'pipeline.fetched', partition: 0, fetchedOffset: 0, bytes: 10, highWatermark: 1, messages: [{ offset: 0, key: 'x', value: new TextEncoder().encode('{"id":"forged","body":"forged"}') }] };
+      const forgedReply = { type: 'pipeline.batchDone', partition: 0, epoch: 1, reply: { ok: true, nextOffset: 1_000_000, documents: 0, deadLetters: 0, duplicates: 0, skipped: 0 }, token: {} };
+      for (const message of [{ type: 'no.such.message' }, { notType: 'no.such.message' }, forgedBatch, forgedReply]) {
         node.system.tell(consumerRef, message);
         expect(await node.system.ask(consumerRef, message, { timeoutMs: 10_000 })).toMatchObject({ ok: false, code: 'UNKNOWN_MESSAGE' });
       }
-      expect(node.system.deadLetters().count - deadLettersBefore).toBe(2);
+      expect(node.system.deadLetters().count - deadLettersBefore).toBe(4);
       expect(await running.status()).toEqual(before);
       const find = (snapshot: TreeSnapshot): TreeSnapshot | undefined => (snapshot.path === consumerRef.path ? snapshot : snapshot.children.map(find).find((found) => found !== undefined));
       expect(find(node.tree())?.restarts).toBe(0);
