@@ -10,3 +10,5 @@ export {
   capacityBlocks, checkInvariants, eligibleBackends, initialRouterState, restoreState, sessionHash, snapshotOf, step,
 } from './router.js';
 export type { BackendState, BackendStatus, RouteReason, RouterEffect, RouterInput, RouterSnapshot, RouterState, RouterStep } from './router.js';
+export { admit, initialAdmission } from './admission.js';
+export type { Admission, AdmissionState, TenantLimits } from './admission.js';
