@@ -65,6 +65,8 @@ class Engine {
   readonly #waiting: Array<(slot: Slot) => void> = [];
   readonly #bias: TokenBias;
   #tick = 0;
+  /** Requests given a slot so far. */
+  served = 0;
 
   constructor(readonly model: LlamaModel, readonly context: LlamaContext, slots: number, readonly queueMax: number) {
     this.#slots = Array.from({ length: slots }, () => ({ sequence: context.getSequence(), busy: false, lastUsed: 0 }));
@@ -100,6 +102,7 @@ class Engine {
       const spareRank = (candidate: Slot): number => (candidate.sequence.nextTokenIndex === 0 ? -1 : candidate.lastUsed);
       if (spare === undefined || spareRank(slot) < spareRank(spare)) spare = slot;
     }
+    this.served += 1;
     const chosen = best ?? spare;
     if (chosen !== undefined) { chosen.busy = true; return chosen; }
     if (this.#waiting.length >= this.queueMax) return apiFailure(503, 'backend_busy', 'every slot is busy and the queue is full');
@@ -188,7 +191,7 @@ export async function startLlamaBackend(options: LlamaBackendOptions): Promise<L
         case '/server_info': case '/get_server_info':
           sendJson(response, 200, { ...info, version: 'troupe-llama', max_total_num_tokens: engine.contextTokens * slots, max_running_requests: slots, context_length: engine.contextTokens });
           return;
-        case '/cache_state': sendJson(response, 200, { bootId, cachedTokens: engine.cachedTokens(), capacityTokens: engine.contextTokens * slots, slots }); return;
+        case '/cache_state': sendJson(response, 200, { bootId, cachedTokens: engine.cachedTokens(), capacityTokens: engine.contextTokens * slots, slots, served: engine.served }); return;
         default: sendFailure(response, apiFailure(404, 'not_found', `no route ${path}`)); return;
       }
     }

@@ -32,7 +32,11 @@ export interface RouterConfig {
   readonly loadFactor: number;
   /** Points per backend on the consistent-hash ring. */
   readonly virtualNodes: number;
-  /** Cost, in tokens, that one in-flight request adds to a backend (its decode slot and queue). */
+  /**
+   * Cost, in prompt tokens, that one in-flight request adds to a backend: its decode time over the
+   * backend's prefill time per token (about 400 for 20-40 output tokens on a backend that decodes a
+   * token in the time it prefills 10-20).
+   */
   readonly requestCostTokens: number;
   /** Weight of a backend's pending prefill tokens (admitted, not yet prefilled) in its cost. */
   readonly queueTokenWeight: number;
@@ -57,10 +61,10 @@ export const defaultRouterConfig: RouterConfig = {
   blockBytes: 16,
   bytesPerToken: 1,
   promptBlocksMax: 16_384,
-  loadFactor: 1.25,
+  loadFactor: 2,
   virtualNodes: 64,
-  requestCostTokens: 48,
-  queueTokenWeight: 1,
+  requestCostTokens: 400,
+  queueTokenWeight: 0.5,
   affinityTokens: 128,
   sessionsMax: 100_000,
   requestsInFlightMax: 100_000,

@@ -10,8 +10,10 @@
  *        - affinityTokens if the request's session is bound there,
  * and picks the cheapest among the backends under the bounded-load cap (ring.ts): so a hot prefix
  * spills to a second backend (which then fills) instead of overloading its holder.
- * Fill on miss: a served request's prompt (and its completion) is inserted into the chosen backend's
- * tree when it finishes; reuse on hit: the next request sharing the prefix prices that backend lower.
+ * Fill on miss: the chosen backend's tree learns the prompt when the request is admitted (requests
+ * behind it are served after its prefill), is rolled back if the backend fails before its first
+ * token, and learns the completion too when the request finishes; reuse on hit: the next request
+ * sharing the prefix prices that backend lower.
  *
  * Belief follows the truth from three kinds of evidence:
  * - the backend's own count of cached prompt tokens on a response (OpenAI `cached_tokens`): the tree
@@ -59,6 +61,9 @@ interface InFlight {
   readonly expectedHitTokens: number;
   /** Whether the backend had nothing else in flight when this request was routed (its timing is then evidence). */
   readonly alone: boolean;
+  /** Blocks of the prompt the tree held before this request was routed (the rollback point). */
+  readonly heldBlocks: number;
+  firstTokenSeen: boolean;
   prefillPending: number;
 }
 
@@ -116,7 +121,7 @@ export type RouterEffect =
   | { readonly type: 'backend.ejected'; readonly backend: string }
   | { readonly type: 'backend.up'; readonly backend: string }
   | {
-    readonly type: 'belief.corrected'; readonly backend: string; readonly evidence: 'cached-tokens' | 'prefill-time' | 'occupancy' | 'restart';
+    readonly type: 'belief.corrected'; readonly backend: string; readonly evidence: 'cached-tokens' | 'prefill-time' | 'occupancy' | 'restart' | 'rolled-back';
     readonly fromBlocks: number; readonly toBlocks: number;
   };
 
@@ -256,9 +261,13 @@ function route(state: RouterState, input: Extract<RouterInput, { type: 'route' }
   backend.inFlight += 1;
   backend.routed += 1;
   backend.pendingPrefillTokens += missTokens;
-  state.requests.set(input.requestId, { backend: backend.id, keys: input.keys, promptTokens: input.promptTokens, expectedHitTokens, alone, prefillPending: missTokens });
-  if (state.config.policy === 'sglang-cache-aware') backend.tree.insert(input.keys, state.tick);
-  else if (choice.hitBlocks > 0) backend.tree.insert(input.keys.slice(0, choice.hitBlocks), state.tick);
+  state.requests.set(input.requestId, {
+    backend: backend.id, keys: input.keys, promptTokens: input.promptTokens, expectedHitTokens, alone, prefillPending: missTokens, heldBlocks: choice.hitBlocks, firstTokenSeen: false,
+  });
+  // Fill on admission: the backend will hold the prompt once it prefills it, and requests queued behind
+  // this one are served after it, so the next request sharing the prefix already counts on it. A
+  // backend that fails before prefilling rolls the belief back (finish).
+  backend.tree.insert(input.keys, state.tick);
   if (input.sessionKey !== undefined) rememberSession(state, input.sessionKey, backend.id);
   effects.push({
     type: 'routed', requestId: input.requestId, backend: backend.id, policy: state.config.policy, reason: choice.reason,
@@ -374,6 +383,7 @@ function firstToken(state: RouterState, input: Extract<RouterInput, { type: 'fir
   backend.pendingPrefillTokens -= request.prefillPending;
   const expectedMissTokens = request.prefillPending;
   request.prefillPending = 0;
+  request.firstTokenSeen = true;
   // Only a request that had the backend to itself times its prefill: anything else waited in a queue.
   if (!request.alone) return;
   const rate = backend.prefillMsPerToken;
@@ -399,6 +409,10 @@ function finish(state: RouterState, input: Extract<RouterInput, { type: 'finish'
   backend.inFlight -= 1;
   backend.pendingPrefillTokens -= request.prefillPending;
   assert(backend.inFlight >= 0 && backend.pendingPrefillTokens >= 0, 'in-flight accounting never goes negative', { backend: backend.id });
+  if (input.outcome !== 'ok' && !request.firstTokenSeen && state.config.policy !== 'sglang-cache-aware') {
+    // Never prefilled there: what this request added to the belief goes.
+    correct(backend, request.heldBlocks, 'rolled-back', effects, () => backend.tree.truncate(request.keys, request.heldBlocks));
+  }
   if (input.outcome === 'backend-failed') {
     backend.successes = 0;
     backend.failures += 1;
@@ -408,9 +422,9 @@ function finish(state: RouterState, input: Extract<RouterInput, { type: 'finish'
   if (input.outcome !== 'ok') return;
   backend.failures = 0;
   if (input.cachedTokens !== undefined) {
+    // Compared with the belief when the request was routed: the backend's count is of that moment.
     const keptBlocks = tokensToBlocks(state.config, input.cachedTokens);
-    const believed = backend.tree.match(request.keys);
-    if (keptBlocks < believed) correct(backend, keptBlocks, 'cached-tokens', effects, () => backend.tree.truncate(request.keys, keptBlocks));
+    if (keptBlocks < request.heldBlocks) correct(backend, keptBlocks, 'cached-tokens', effects, () => backend.tree.truncate(request.keys, keptBlocks));
   }
   backend.tree.insert(input.filledKeys ?? request.keys, state.tick);
 }

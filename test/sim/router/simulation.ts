@@ -55,7 +55,8 @@ interface Event {
   readonly run: () => void;
 }
 
-class EventQueue {
+/** A discrete-event queue over simulated time (events at equal times run in the order scheduled). */
+export class EventQueue {
   readonly #events: Event[] = [];
   #order = 0;
   nowMs = 0;

@@ -55,7 +55,7 @@ describe('cache-aware routing on scripted traces', () => {
       const inFlight = histories.map((history) => trace.route(history));
       const bound = loadBound(0, 4, trace.state.config.loadFactor);
       expect(bound).toBeGreaterThan(0);
-      for (const backend of trace.state.backends.values()) expect(backend.inFlight).toBeLessThanOrEqual(Math.ceil((1.25 * 12) / 4));
+      for (const backend of trace.state.backends.values()) expect(backend.inFlight).toBeLessThanOrEqual(Math.ceil((2 * 12) / 4));
       inFlight.forEach((routed, agent) => {
         prompt += routed.promptTokens;
         hits += routed.expectedHitTokens;
@@ -74,8 +74,8 @@ describe('cache-aware routing on scripted traces', () => {
     const routed = Array.from({ length: 40 }, (_, index) => trace.route(`${hot} q${index}`));
     const perBackend = new Map<string, number>();
     for (const { backend } of routed) perBackend.set(backend, (perBackend.get(backend) ?? 0) + 1);
-    // Bound for the 40th request: ceil(1.25 * 40 / 4) = 13.
-    expect(Math.max(...perBackend.values())).toBeLessThanOrEqual(13);
+    // Bound for the 40th request: ceil(2 * 40 / 4) = 20; the cost spreads them before that.
+    expect(Math.max(...perBackend.values())).toBeLessThanOrEqual(20);
     expect(perBackend.size).toBe(4);
     // SGLang's thresholds keep all 40 on the holder (imbalance needs a gap of more than 64 requests).
     const sglang = new Trace('sglang-cache-aware', backends);
