@@ -6,9 +6,9 @@
  * occupancy, which the router reconciles its belief against).
  *
  * Prompt caching is real: the context has `slots` sequences, each keeping the KV cache of the last
- * prompt and completion it served; a request takes the free slot sharing the longest token prefix
- * with its prompt (least recently used among equals), erases the rest, and prefills only the tokens
- * past the shared prefix. `usage.prompt_tokens_details.cached_tokens` reports how many were reused.
+ * prompt and completion it served; a request takes the slot sharing the longest token prefix with its
+ * prompt (waiting for it if busy), erases the rest, and prefills only the tokens past the shared
+ * prefix. `usage.prompt_tokens_details.cached_tokens` reports how many were reused.
  * A request waits in a bounded FIFO queue while every slot is busy; past it, 503.
  *
  * Generation is greedy over printable tokens other than space (a space re-tokenizes differently in
@@ -43,10 +43,19 @@ export interface LlamaBackend {
   close(): Promise<void>;
 }
 
+interface Waiter {
+  readonly tokens: readonly Token[];
+  readonly resolve: (slot: Slot) => void;
+}
+
 interface Slot {
   readonly sequence: LlamaContextSequence;
   busy: boolean;
   lastUsed: number;
+  /** The prompt of the request holding (or that last held) the slot. */
+  prompt: readonly Token[];
+  /** Requests waiting for this slot because it holds their prefix. */
+  readonly waiters: Waiter[];
 }
 
 function commonPrefix(a: readonly Token[], b: readonly Token[]): number {
@@ -62,14 +71,14 @@ export function renderChat(messages: readonly ChatMessage[]): string {
 
 class Engine {
   readonly #slots: Slot[];
-  readonly #waiting: Array<(slot: Slot) => void> = [];
+  readonly #waiting: Waiter[] = [];
   readonly #bias: TokenBias;
   #tick = 0;
   /** Requests given a slot so far. */
   served = 0;
 
   constructor(readonly model: LlamaModel, readonly context: LlamaContext, slots: number, readonly queueMax: number) {
-    this.#slots = Array.from({ length: slots }, () => ({ sequence: context.getSequence(), busy: false, lastUsed: 0 }));
+    this.#slots = Array.from({ length: slots }, () => ({ sequence: context.getSequence(), busy: false, lastUsed: 0, prompt: [], waiters: [] }));
     this.#bias = new TokenBias(model.tokenizer);
     const allowed = new Set<number>();
     for (let code = 0x21; code < 0x7f; code += 1) for (const token of model.tokenize(String.fromCharCode(code), false, 'trimLeadingSpace')) allowed.add(token);
@@ -86,34 +95,46 @@ class Engine {
   }
 
   /**
-   * Takes the free slot sharing the longest prefix with `tokens`, when that prefix is at least half of
-   * what the slot holds (a slot is not thrown away for a few shared tokens); otherwise an empty slot,
-   * else the least recently used one. Waits when every slot is busy.
+   * Takes the slot sharing the longest prefix with `tokens` (at least 32 tokens and half of what the
+   * slot holds, so a slot is not thrown away for a few shared tokens). When that slot is busy, waits
+   * for it rather than recomputing the prefix in another slot and evicting that slot's cache (a
+   * server with one shared prefix cache would reuse it at once). Otherwise an empty slot, else the
+   * least recently used free one; when every slot is busy, the general queue.
    */
   async acquire(tokens: readonly Token[]): Promise<Slot | ApiFailure> {
-    let best: Slot | undefined;
-    let bestCommon = 0;
+    let bestFree: Slot | undefined;
+    let bestFreeCommon = 0;
+    let bestBusy: Slot | undefined;
+    let bestBusyCommon = 0;
     let spare: Slot | undefined;
+    const spareRank = (candidate: Slot): number => (candidate.sequence.nextTokenIndex === 0 ? -1 : candidate.lastUsed);
     for (const slot of this.#slots) {
-      if (slot.busy) continue;
-      const held = slot.sequence.nextTokenIndex;
-      const common = commonPrefix(slot.sequence.contextTokens, tokens);
-      if (held > 0 && common * 2 >= held && common > bestCommon) { best = slot; bestCommon = common; }
-      const spareRank = (candidate: Slot): number => (candidate.sequence.nextTokenIndex === 0 ? -1 : candidate.lastUsed);
-      if (spare === undefined || spareRank(slot) < spareRank(spare)) spare = slot;
+      const content = slot.busy ? slot.prompt : slot.sequence.contextTokens;
+      const common = commonPrefix(content, tokens);
+      const useful = content.length > 0 && common >= 32 && common * 2 >= content.length;
+      if (!slot.busy) {
+        if (useful && common > bestFreeCommon) { bestFree = slot; bestFreeCommon = common; }
+        if (spare === undefined || spareRank(slot) < spareRank(spare)) spare = slot;
+      } else if (useful && common > bestBusyCommon) { bestBusy = slot; bestBusyCommon = common; }
     }
     this.served += 1;
-    const chosen = best ?? spare;
-    if (chosen !== undefined) { chosen.busy = true; return chosen; }
-    if (this.#waiting.length >= this.queueMax) return apiFailure(503, 'backend_busy', 'every slot is busy and the queue is full');
-    return new Promise<Slot>((resolve) => this.#waiting.push(resolve));
+    const take = (slot: Slot): Slot => { slot.busy = true; slot.prompt = tokens; return slot; };
+    if (bestFree !== undefined && bestFreeCommon >= bestBusyCommon) return take(bestFree);
+    const queued = this.#waiting.length + this.#slots.reduce((sum, slot) => sum + slot.waiters.length, 0);
+    if (bestBusy !== undefined || spare === undefined) {
+      if (queued >= this.queueMax) return apiFailure(503, 'backend_busy', 'every slot is busy and the queue is full');
+      const queue = bestBusy?.waiters ?? this.#waiting;
+      return new Promise<Slot>((resolve) => queue.push({ tokens, resolve }));
+    }
+    return take(spare);
   }
 
   release(slot: Slot): void {
     slot.lastUsed = ++this.#tick;
-    const next = this.#waiting.shift();
-    if (next !== undefined) next(slot);
-    else slot.busy = false;
+    const next = slot.waiters.shift() ?? this.#waiting.shift();
+    if (next === undefined) { slot.busy = false; return; }
+    slot.prompt = next.tokens;
+    next.resolve(slot);
   }
 
   /** Prefills past the shared prefix and yields generated text pieces; returns the cached-token count first. */

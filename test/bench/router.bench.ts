@@ -15,7 +15,8 @@
  *
  * Settings: ROUTER_BENCH_REAL=0 skips the real half; ROUTER_BENCH_REQUESTS (shared-prefix requests,
  * default 72), ROUTER_BENCH_CONVERSATIONS (default 12), ROUTER_BENCH_CONCURRENCY (default 6),
- * ROUTER_BENCH_SGLANG=0 skips SGLang's router. The last line is the JSON; `ratio` is SGLang's mean
+ * ROUTER_BENCH_SGLANG=0 skips SGLang's router, ROUTER_BENCH_SIM=0 the simulated half, and
+ * ROUTER_BENCH_SUBJECTS=troupe-cache-aware,sglang-router picks real subjects. The last line is the JSON; `ratio` is SGLang's mean
  * TTFT over ours on the shared-prefix workload (above 1: ours is faster).
  */
 import { createRng } from '../../runtime/index.js';
@@ -28,6 +29,8 @@ import { measureSimulated, type SimulatedFigures } from './router/simulated.js';
 import { multiTurnJobs, sharedPrefixJobs } from './router/workloads.js';
 
 const real = process.env.ROUTER_BENCH_REAL !== '0';
+const simulatedOn = process.env.ROUTER_BENCH_SIM !== '0';
+const subjectFilter = (process.env.ROUTER_BENCH_SUBJECTS ?? '').split(',').filter((name) => name !== '');
 const withSglang = process.env.ROUTER_BENCH_SGLANG !== '0';
 const requests = Number(process.env.ROUTER_BENCH_REQUESTS ?? '72');
 const conversations = Number(process.env.ROUTER_BENCH_CONVERSATIONS ?? '12');
@@ -51,6 +54,7 @@ async function realHalf(): Promise<Record<string, Record<string, Figures | { err
   for (const [workload, jobs] of Object.entries(workloads)) {
     results[workload] = {};
     for (const [name, make] of subjects) {
+      if (subjectFilter.length > 0 && !subjectFilter.includes(name)) continue;
       try {
         const figures = await measureReal(await make(), jobs, { model, concurrency, slots: 3, contextTokens: 1_536 });
         results[workload][name] = figures;
@@ -77,7 +81,7 @@ function simulatedHalf(): Record<string, Record<string, SimulatedFigures>> {
 }
 
 async function main(): Promise<void> {
-  const simulated = simulatedHalf();
+  const simulated = simulatedOn ? simulatedHalf() : {};
   const realResults = real ? await realHalf() : {};
   const ours = realResults['shared-prefix']?.['troupe-cache-aware'];
   const sglang = realResults['shared-prefix']?.['sglang-router'];

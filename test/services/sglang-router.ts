@@ -34,8 +34,9 @@ export interface SglangRouter {
 /** Starts `python -m sglang_router.launch_router --policy <policy>` over the workers; resolves once it routes. */
 export async function startSglangRouter(python: string, workerUrls: readonly string[], policy = 'cache_aware'): Promise<SglangRouter> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const child = spawnChild(python, [
-    '-m', 'sglang_router.launch_router', '--policy', policy, '--worker-urls', ...workerUrls, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn',
+    '-m', 'sglang_router.launch_router', '--policy', policy, '--worker-urls', ...workerUrls, '--host', '127.0.0.1', '--port', String(port), '--prometheus-port', String(metricsPort), '--log-level', 'warn',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let output = '';
   child.stderr!.on('data', (chunk: Buffer) => { output = (output + chunk.toString()).slice(-4_000); });

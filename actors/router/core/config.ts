@@ -40,6 +40,11 @@ export interface RouterConfig {
   readonly requestCostTokens: number;
   /** Weight of a backend's pending prefill tokens (admitted, not yet prefilled) in its cost. */
   readonly queueTokenWeight: number;
+  /**
+   * Weight of the cached tokens a miss would evict (what the backend's tree holds past its capacity
+   * once the miss is filled): tokens some later request is likely to prefill again.
+   */
+  readonly evictionWeight: number;
   /** Tokens of cost taken off the backend a request's session is bound to. */
   readonly affinityTokens: number;
   /** Sessions remembered; past it the least recently used session is forgotten. */
@@ -66,6 +71,7 @@ export const defaultRouterConfig: RouterConfig = {
   requestCostTokens: 400,
   queueTokenWeight: 0.5,
   affinityTokens: 128,
+  evictionWeight: 1,
   sessionsMax: 100_000,
   requestsInFlightMax: 100_000,
   ejectAfterFailures: 2,
@@ -80,7 +86,7 @@ export function routerConfig(overrides: Partial<RouterConfig> = {}): RouterConfi
   for (const field of ['blockBytes', 'promptBlocksMax', 'virtualNodes', 'sessionsMax', 'requestsInFlightMax', 'ejectAfterFailures', 'readmitAfterSuccesses'] as const) {
     assert(Number.isInteger(config[field]) && config[field] > 0, `router config ${field} must be a positive integer`, { value: config[field] });
   }
-  for (const field of ['bytesPerToken', 'requestCostTokens', 'queueTokenWeight', 'affinityTokens', 'prefillSlackFactor'] as const) {
+  for (const field of ['bytesPerToken', 'requestCostTokens', 'queueTokenWeight', 'affinityTokens', 'evictionWeight', 'prefillSlackFactor'] as const) {
     assert(Number.isFinite(config[field]) && config[field] >= 0, `router config ${field} must be a non-negative number`, { value: config[field] });
   }
   assert(config.bytesPerToken > 0, 'router config bytesPerToken must be positive');

@@ -6,6 +6,7 @@
  * Our policy (`cache-aware`) prices each eligible backend in tokens of work:
  *   cost = uncached prompt tokens (prompt - expected prefix hit from the backend's tree)
  *        + queueTokenWeight * prefill tokens already admitted and not yet done
+ *        + evictionWeight * cached tokens the miss would evict from a full cache
  *        + requestCostTokens * requests in flight
  *        - affinityTokens if the request's session is bound there,
  * and picks the cheapest among the backends under the bounded-load cap (ring.ts): so a hot prefix
@@ -365,7 +366,9 @@ function chooseCacheAware(state: RouterState, eligible: BackendState[], input: E
     const backend = candidates[(state.cursor + offset) % candidates.length]!;
     const hitBlocks = backend.tree.match(input.keys);
     const hitTokens = Math.min(input.promptTokens, blocksToTokens(config, hitBlocks));
-    const cost = (input.promptTokens - hitTokens) + config.queueTokenWeight * backend.pendingPrefillTokens
+    const missBlocks = Math.max(0, input.keys.length - hitBlocks);
+    const evictedTokens = blocksToTokens(config, Math.max(0, Math.min(missBlocks, backend.tree.size + missBlocks - backend.tree.capacity)));
+    const cost = (input.promptTokens - hitTokens) + config.queueTokenWeight * backend.pendingPrefillTokens + config.evictionWeight * evictedTokens
       + config.requestCostTokens * backend.inFlight - (backend.id === affinity ? config.affinityTokens : 0);
     if (best === undefined || cost < best.cost) {
       const reason: RouteReason = backend.id === affinity && hitBlocks === 0 ? 'session' : hitBlocks > 0 ? 'prefix' : 'load';

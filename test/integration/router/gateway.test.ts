@@ -169,4 +169,33 @@ describe('router gateway over three llama.cpp backends', () => {
     const served = await Promise.all(others);
     for (const each of served) expect(each.text.length).toBeGreaterThan(0);
   });
+
+  it('tenants: an unknown token is refused, a tenant past its burst gets 429 while another is still served', async () => {
+    const limited = await startGateway({
+      port: await freePort(),
+      backends: backends.map((backend, index) => ({ id: `b${index}`, url: backend.url, capacityTokens: slots * contextTokens })),
+      tenants: {
+        'key-a': { tenant: 'a', limits: { requestsPerSecond: 0.001, burst: 2, tokenBudget: 1_000_000, budgetWindowMs: 60_000 } },
+        'key-b': { tenant: 'b' },
+      },
+    });
+    try {
+      // The backend killed mid-stream above stays down; the others serve.
+      await waitFor(async () => (await limited.state()).backends.filter((backend) => backend.status === 'up').length >= 2, { timeoutMs: 60_000, what: 'two backends up' });
+      const ask = (key: string): Promise<Response> => fetch(`${limited.url}/v1/completions`, {
+        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'abc', max_tokens: 1 }),
+      });
+      expect((await ask('nobody')).status).toBe(401);
+      expect((await ask('key-a')).status).toBe(200);
+      expect((await ask('key-a')).status).toBe(200);
+      const refused = await ask('key-a');
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+      const other = await ask('key-b');
+      expect(other.status).toBe(200);
+      expect(other.headers.get('x-route-backend')).toMatch(/^b[0-2]$/);
+    } finally {
+      await limited.close();
+    }
+  });
 });
