@@ -145,6 +145,24 @@ describe('router gateway over three llama.cpp backends', () => {
     expect(view.corrections.restart ?? 0).toBeGreaterThan(0);
   });
 
+  it('a backend killed while the request is in flight but before its first token: retried on another backend', async () => {
+    // A long prompt no backend holds: its prefill (about 1,400 tokens) outlasts the kill below.
+    const pending = chat(gateway!, letters(991, 1_400), 'long-prefill', 4);
+    const view = await waitFor(async () => {
+      const state = await gateway!.state();
+      return state.backends.some((backend) => backend.inFlight === 1) ? state : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 5, what: 'the request in flight' });
+    const victim = view.backends.find((backend) => backend.inFlight === 1)!.id;
+    const index = Number(victim.slice(1));
+    await backends[index]!.kill();
+    const served = await pending;
+    expect(served.attempts).toBe(2);
+    expect(served.backend).not.toBe(victim);
+    expect(served.text.length).toBeGreaterThan(0);
+    backends[index] = await startBackendProcess(model, { slots, contextTokens, port: backends[index]!.port });
+    await allUp(gateway!);
+  });
+
   it('a backend killed mid-stream fails only the request it was streaming, with a clear error', async () => {
     const client = new OpenAI({ baseURL: `${gateway!.url}/v1`, apiKey: 'none', maxRetries: 0 });
     const { data: stream, response } = await client.chat.completions.create({
