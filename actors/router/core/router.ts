@@ -199,12 +199,12 @@ function probe(state: RouterState, input: Extract<RouterInput, { type: 'backend.
   if (input.bootId !== undefined && input.bootId !== backend.bootId) {
     // A different process answers: whatever the old one cached is gone (a first probe after a router
     // restart lands here too when the backend restarted meanwhile).
-    if (backend.bootId !== undefined || backend.status === 'pending') correct(backend, 0, 'restart', effects, () => backend.tree.clear());
+    if (backend.bootId !== undefined || backend.status === 'pending') correct(backend, 'restart', effects, () => backend.tree.clear());
     backend.bootId = input.bootId;
   }
   if (input.cachedTokens !== undefined) {
     const blocks = tokensToBlocks(state.config, input.cachedTokens);
-    if (backend.tree.size > blocks) correct(backend, blocks, 'occupancy', effects, () => backend.tree.evictTo(blocks));
+    if (backend.tree.size > blocks) correct(backend, 'occupancy', effects, () => backend.tree.evictTo(blocks));
   }
   const admit = backend.status === 'pending' || (backend.status === 'ejected' && backend.successes >= state.config.readmitAfterSuccesses);
   if (admit) {
@@ -219,7 +219,7 @@ function eject(backend: BackendState, effects: RouterEffect[]): void {
   effects.push({ type: 'backend.ejected', backend: backend.id });
 }
 
-function correct(backend: BackendState, _target: number, evidence: Extract<RouterEffect, { type: 'belief.corrected' }>['evidence'], effects: RouterEffect[], apply: () => void): void {
+function correct(backend: BackendState, evidence: Extract<RouterEffect, { type: 'belief.corrected' }>['evidence'], effects: RouterEffect[], apply: () => void): void {
   const fromBlocks = backend.tree.size;
   apply();
   if (backend.tree.size !== fromBlocks) effects.push({ type: 'belief.corrected', backend: backend.id, evidence, fromBlocks, toBlocks: backend.tree.size });
@@ -401,7 +401,7 @@ function firstToken(state: RouterState, input: Extract<RouterInput, { type: 'fir
   if (input.prefillMs <= expectedMs * state.config.prefillSlackFactor) return;
   const impliedMissTokens = Math.min(request.promptTokens, input.prefillMs / rate);
   const keptBlocks = tokensToBlocks(state.config, Math.max(0, request.promptTokens - impliedMissTokens));
-  correct(backend, keptBlocks, 'prefill-time', effects, () => backend.tree.truncate(request.keys, keptBlocks));
+  correct(backend, 'prefill-time', effects, () => backend.tree.truncate(request.keys, keptBlocks));
 }
 
 function finish(state: RouterState, input: Extract<RouterInput, { type: 'finish' }>, effects: RouterEffect[]): void {
@@ -414,7 +414,7 @@ function finish(state: RouterState, input: Extract<RouterInput, { type: 'finish'
   assert(backend.inFlight >= 0 && backend.pendingPrefillTokens >= 0, 'in-flight accounting never goes negative', { backend: backend.id });
   if (input.outcome !== 'ok' && !request.firstTokenSeen && state.config.policy !== 'sglang-cache-aware') {
     // Never prefilled there: what this request added to the belief goes.
-    correct(backend, request.heldBlocks, 'rolled-back', effects, () => backend.tree.truncate(request.keys, request.heldBlocks));
+    correct(backend, 'rolled-back', effects, () => backend.tree.truncate(request.keys, request.heldBlocks));
   }
   if (input.outcome === 'backend-failed') {
     backend.successes = 0;
@@ -427,7 +427,7 @@ function finish(state: RouterState, input: Extract<RouterInput, { type: 'finish'
   if (input.cachedTokens !== undefined) {
     // Compared with the belief when the request was routed: the backend's count is of that moment.
     const keptBlocks = tokensToBlocks(state.config, input.cachedTokens);
-    if (keptBlocks < request.heldBlocks) correct(backend, keptBlocks, 'cached-tokens', effects, () => backend.tree.truncate(request.keys, keptBlocks));
+    if (keptBlocks < request.heldBlocks) correct(backend, 'cached-tokens', effects, () => backend.tree.truncate(request.keys, keptBlocks));
   }
   backend.tree.insert(input.filledKeys ?? request.keys, state.tick);
 }
