@@ -16,6 +16,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultChunking, defaultDocumentLimits, hashingEmbedder, initialState, partitionWorker, searchActor, type PipelineStore } from '../../../actors/pipeline/index.js';
 import { raftReplica } from '../../../actors/raft/index.js';
+import { gatewayLimits, routerBehaviour, routerConfig, watcherBehaviour as routerWatcherBehaviour } from '../../../actors/router/index.js';
 import { storageBehaviour } from '../../../actors/storage/index.js';
 import { runBehaviour, timerBehaviour, workerBehaviour, workflow, workflowEngineBehaviour, type RunSlot } from '../../../actors/workflow/index.js';
 import { counterBehaviour, echoBehaviour, flakyBehaviour, producerBehaviour, sinkBehaviour, slowSinkBehaviour, watcherBehaviour } from '../../../cluster/demo.js';
@@ -57,6 +58,8 @@ interface Row {
 const notStarted: Record<string, string> = {
   'actors/pipeline/ingestion.ts pipeline.consumer':
     'not exported: only startIngestion starts it, and its init joins a Kafka consumer group; test/integration/pipeline/ingestion.test.ts sends it the same messages against the real broker',
+  'actors/router/request-actor.ts router-request':
+    'one per client request: its init takes the client\'s live HTTP response and starts routing at once, and it stops when the request ends; its default case is refuseUnknown, and test/integration/router/gateway.test.ts drives it through real requests',
   'examples/embed.ts counter':
     'a runnable program whose module body starts a node; its receive refuses unknown messages with refuseUnknown like the others',
 };
@@ -190,6 +193,19 @@ const rows: Row[] = [
     // A slot of an engine that has stopped: the run actor comes up without a host and answers inputs without acting.
     build: () => ({ behaviour: runBehaviour(stoppedRunSlot, workflowToken) }),
     legitimate: { message: { type: 'workflow.run.input', message: { kind: 'tick' }, token: workflowToken }, expect: (reply) => expect(reply).toEqual({ ok: true }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/router/router-actor.ts router',
+    build: () => ({ behaviour: routerBehaviour({ config: routerConfig(), backends: [{ id: 'b', url: 'http://127.0.0.1:9', capacityTokens: 1_024 }], limits: gatewayLimits }) }),
+    legitimate: { message: { type: 'router.state' }, expect: (reply) => expect(reply).toMatchObject({ policy: 'cache-aware', backends: [{ id: 'b', status: 'pending' }] }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/router/watcher-actor.ts router-watcher',
+    // Probes only on a long period (not at start); its reports would go to an actor that does not exist.
+    build: () => ({ behaviour: routerWatcherBehaviour({ id: 'b', url: 'http://127.0.0.1:9', capacityTokens: 1_024 }, { node: 'local', path: '/root/nowhere' }, { intervalMs: 600_000, timeoutMs: 100, probeAtStart: false }) }),
+    legitimate: { message: { type: 'router.watcher.status' }, expect: (reply) => expect(reply).toMatchObject({ ok: true, backend: 'b' }) },
     fingerprint: false,
   },
   {
