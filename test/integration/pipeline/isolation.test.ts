@@ -130,20 +130,25 @@ describe('pipeline partition isolation', () => {
       hooks: { beforeCommit: async (plan) => { if (plan.partition === 0) { stuck = true; await gate; } } },
     });
     running.push(ingestion);
-    const end = await endOffsets(kafka, topic);
-    const others = Object.fromEntries(Object.entries(end).filter(([partition]) => partition !== '0'));
-    await waitForOffsets(store, group, others);
-    // Partition 0 is still inside its first transaction: nothing of it is committed yet.
-    expect(stuck).toBe(true);
-    expect((await store.offsets(group)).find((row) => row.partition === 0)?.nextOffset ?? 0).toBe(0);
-    const status = await ingestion.status();
-    expect(status.partitions.find((lane) => lane.partition === 0)).toMatchObject({ phase: 'ready', nextOffset: 0 });
-    // Later messages on the other partitions still flow while partition 0 waits.
-    await produceTo(producer, topic, [1, 2, 3], 10, 'late');
-    const later = await endOffsets(kafka, topic);
-    await waitForOffsets(store, group, Object.fromEntries(Object.entries(later).filter(([partition]) => partition !== '0')));
-    release();
-    await waitForOffsets(store, group, later);
+    try {
+      const end = await endOffsets(kafka, topic);
+      await waitFor(() => stuck, { timeoutMs: 60_000, intervalMs: 50, what: 'partition 0 to be inside its first transaction' });
+      const others = Object.fromEntries(Object.entries(end).filter(([partition]) => partition !== '0'));
+      await waitForOffsets(store, group, others);
+      // Partition 0 is still inside its first transaction: nothing of it is committed yet.
+      expect((await store.offsets(group)).find((row) => row.partition === 0)?.nextOffset ?? 0).toBe(0);
+      const status = await ingestion.status();
+      expect(status.partitions.find((lane) => lane.partition === 0)).toMatchObject({ phase: 'ready', nextOffset: 0 });
+      // Later messages on the other partitions flow too, wholly while partition 0 waits.
+      await produceTo(producer, topic, [1, 2, 3], 10, 'late');
+      const later = await endOffsets(kafka, topic);
+      await waitForOffsets(store, group, Object.fromEntries(Object.entries(later).filter(([partition]) => partition !== '0')));
+      expect((await store.offsets(group)).find((row) => row.partition === 0)?.nextOffset ?? 0).toBe(0);
+      release();
+      await waitForOffsets(store, group, later);
+    } finally {
+      release();
+    }
     expect((await store.counts()).documents).toBe(150);
   }, 180_000);
 
