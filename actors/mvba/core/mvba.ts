@@ -60,6 +60,8 @@ export interface MvbaConfig {
   readonly crypto: PartyCrypto;
   readonly validate: (value: Uint8Array) => boolean;
   readonly limits?: Partial<MvbaLimits>;
+  /** How many initial ABBA rounds use the fixed coins 1, 0 (0, 1 or 2; default 2). */
+  readonly fixedCoinRounds?: number;
 }
 
 interface VoteState {
@@ -338,15 +340,25 @@ function abbaOf(round: RoundState, slot: number): Abba {
   return abba;
 }
 
+/** The coin values of ABBA rounds 0 and 1. */
+const fixedCoins: readonly (0 | 1)[] = [1, 0];
+
 function abbaIo(context: Context, round: RoundState, slot: number): AbbaIo {
   const { state } = context;
   const name = (abbaRound: number): string => `abba/${slot}/${abbaRound}`;
+  const fixed = Math.min(state.config.fixedCoinRounds ?? fixedCoins.length, fixedCoins.length);
   return {
     parties: state.parties,
     faults: state.faults,
     send: (type, abbaRound, value) => broadcast(context, { type, instance: state.config.instance, round: round.round, slot, abbaRound, value }),
-    releaseCoin: (abbaRound) => releaseCoin(context, round, name(abbaRound)),
+    // The first two ABBA rounds use fixed coins, 1 then 0 (safety never rests on the coin; termination
+    // needs it unpredictable only eventually): unanimous input 1 then decides in round 0, without any
+    // coin shares. Rounds from 2 on use the threshold coin.
+    releaseCoin: (abbaRound) => {
+      if (abbaRound >= fixed) releaseCoin(context, round, name(abbaRound));
+    },
     coin: (abbaRound) => {
+      if (abbaRound < fixed) return fixedCoins[abbaRound]!;
       const coin = coinValue(round, name(abbaRound));
       return coin === null ? null : coinBit(coin);
     },
@@ -389,8 +401,11 @@ function progress(context: Context): void {
     const [proposer, proof] = round.proofs.entries().next().value as [PartyId, Proof];
     broadcast(context, { type: 'mvba.recommend', instance: config.instance, round: round.round, proposer, ...proof });
   }
+  // A party moves to the candidate order only once it is ready itself (n - f Recommends, or n - f proofs
+  // for CKPS01), even if f + 1 others already revealed the coin: its ABBA inputs rest on what it holds.
   const ready = config.protocol === 'prioritized' ? round.recommenders.length : round.proofs.size;
-  if (ready >= state.parties - state.faults) releaseCoin(context, round, 'permute');
+  if (ready < state.parties - state.faults) return;
+  releaseCoin(context, round, 'permute');
   if (round.order === null) {
     const coin = coinValue(round, 'permute');
     if (coin === null) return;

@@ -60,13 +60,13 @@ describe('MVBA simulation: the attacks are seen and refused', () => {
 });
 
 describe('MVBA simulation: the split schedule', () => {
-  it('keeps every invariant when proofs reach only half the parties promptly; ABBAs decide 0, later rounds start and values are fetched', () => {
+  it('keeps every invariant when proofs reach only half the parties promptly; and parties whose ABBA decided 1 without the proof fetch it', () => {
     const totals = new Totals();
     for (let seed = 1; seed <= 400; seed += 1) {
-      totals.add(runSimulation(optionsFromSeed(seed, { scheduler: 'split', protocol: seed % 2 === 1 ? 'prioritized' : 'ckps01' })));
+      const protocol = seed % 2 === 1 ? 'prioritized' : 'ckps01';
+      totals.add(runSimulation(optionsFromSeed(seed, { scheduler: 'split', protocol, fixedCoinRounds: seed % 4 < 2 ? 0 : 2 })));
     }
     console.log(`MVBA split schedule: ${totals.laterRounds} of ${totals.runs} runs decided after round 0; ${totals.messageTypes['mvba.fetch'] ?? 0} fetches`);
-    expect(totals.laterRounds).toBeGreaterThan(0);
     expect(totals.messageTypes['mvba.fetch'] ?? 0).toBeGreaterThan(0);
   });
 });

@@ -30,6 +30,8 @@ export interface RunOptions {
   /** Correct parties that crash once and recover by replaying their input log. */
   readonly restarts: readonly PartyId[];
   readonly deliveriesMax: number;
+  /** ABBA rounds on fixed coins before the threshold coin (the core's default is 2). */
+  readonly fixedCoinRounds: number;
 }
 
 /** What one run measured. */
@@ -68,7 +70,11 @@ export function optionsFromSeed(seed: number, overrides: Partial<RunOptions> = {
   const schedulerPick = rng.next();
   const scheduler: SchedulerName = byzantine.some((entry) => entry.strategy === 'mitm') || schedulerPick < 0.15 ? 'mitm'
     : schedulerPick < 0.4 ? 'adversarial' : schedulerPick < 0.6 ? 'split' : 'random';
-  return { seed, parties, protocol, crypto: 'simulated', byzantine, scheduler, restarts, deliveriesMax: 60_000 * (parties / 4) ** 2, ...overrides };
+  const fixedCoinRounds = rng.next() < 0.7 ? 2 : 0;
+  return {
+    seed, parties, protocol, crypto: 'simulated', byzantine, scheduler, restarts, deliveriesMax: 60_000 * (parties / 4) ** 2, fixedCoinRounds,
+    ...overrides,
+  };
 }
 
 function shuffle<T>(rng: Rng, items: T[]): T[] {
@@ -152,7 +158,8 @@ class World {
   }
 
   private newCore(id: PartyId, crypto: PartyCrypto): MvbaState {
-    return newMvba({ instance: this.instance, protocol: this.options.protocol, parties: this.options.parties, self: id, crypto, validate: validateValue });
+    const { protocol, parties, fixedCoinRounds } = this.options;
+    return newMvba({ instance: this.instance, protocol, parties, self: id, crypto, validate: validateValue, fixedCoinRounds });
   }
 
   run(): RunReport {
@@ -336,5 +343,5 @@ function show(decision: Decision): string {
 /** A one-line summary of a run's options, for failure messages. */
 export function describe(options: RunOptions): string {
   const byzantine = options.byzantine.map((entry) => `${entry.party}:${entry.strategy}`).join(',') || 'none';
-  return `n=${options.parties} ${options.protocol} crypto=${options.crypto} scheduler=${options.scheduler} byzantine=${byzantine} restarts=${options.restarts.join(',') || 'none'}`;
+  return `n=${options.parties} ${options.protocol} crypto=${options.crypto} scheduler=${options.scheduler} byzantine=${byzantine} restarts=${options.restarts.join(',') || 'none'} fixedCoinRounds=${options.fixedCoinRounds}`;
 }
