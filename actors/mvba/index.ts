@@ -12,3 +12,4 @@ export type {
 export { BlsThresholdSigner, BlsThresholdVerifier, dealThresholdKeys, type DealtKeys, type ThresholdPublicKeys } from './threshold-bls.js';
 export { SimulatedThresholdSigner } from './threshold-simulated.js';
 export { dealPartyKeys, partyCryptoFromKeyFile, simulatedPartyCrypto, type PartyKeyFile } from './keys.js';
+export { keygenPartiesMax, mvbaKeygen } from './cli.js';
