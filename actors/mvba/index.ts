@@ -13,3 +13,6 @@ export { BlsThresholdSigner, BlsThresholdVerifier, dealThresholdKeys, type Dealt
 export { SimulatedThresholdSigner } from './threshold-simulated.js';
 export { dealPartyKeys, partyCryptoFromKeyFile, simulatedPartyCrypto, type PartyKeyFile } from './keys.js';
 export { keygenPartiesMax, mvbaKeygen } from './cli.js';
+export { mvbaLogReplica, type MvbaLogReplicaOptions, type MvbaLogReplicaState } from './actor.js';
+export { LogHost, validTransaction, type LogHostOptions, type LogPeerMessage, type LogTransaction, type SubmitReply } from './log-host.js';
+export { MvbaClientError, MvbaLogClient, type MvbaLogTransport } from './client.js';

@@ -15,6 +15,7 @@ import { join, relative } from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultChunking, defaultDocumentLimits, hashingEmbedder, initialState, partitionWorker, searchActor, type PipelineStore } from '../../../actors/pipeline/index.js';
+import { mvbaLogReplica, simulatedPartyCrypto } from '../../../actors/mvba/index.js';
 import { raftReplica } from '../../../actors/raft/index.js';
 import { storageBehaviour } from '../../../actors/storage/index.js';
 import { runBehaviour, timerBehaviour, workerBehaviour, workflow, workflowEngineBehaviour, type RunSlot } from '../../../actors/workflow/index.js';
@@ -190,6 +191,16 @@ const rows: Row[] = [
     // A slot of an engine that has stopped: the run actor comes up without a host and answers inputs without acting.
     build: () => ({ behaviour: runBehaviour(stoppedRunSlot, workflowToken) }),
     legitimate: { message: { type: 'workflow.run.input', message: { kind: 'tick' }, token: workflowToken }, expect: (reply) => expect(reply).toEqual({ ok: true }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/mvba/actor.ts mvba-log-replica',
+    build: () => {
+      const directory = temporary('troupe-unknown-mvba-');
+      const parties = ['unknown-messages', 'p2', 'p3', 'p4'];
+      return { behaviour: mvbaLogReplica({ parties, directory, crypto: { self: 0, keys: simulatedPartyCrypto('unknown-messages', 4, 0) } }) };
+    },
+    legitimate: { message: { type: 'bftlog.status' }, expect: (reply) => expect(reply).toMatchObject({ ok: true, party: 0, instance: 0 }) },
     fingerprint: false,
   },
   {
