@@ -107,7 +107,7 @@ export class LogHost {
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown = null;
   /** Counters for status and tests. */
-  readonly counters = { decided: 0, applied: 0, duplicates: 0, refused: 0, retransmitted: 0 };
+  readonly counters = { decided: 0, applied: 0, duplicates: 0, refused: 0, retransmitted: 0, replayed: 0, synced: 0, sent: 0 };
 
   private constructor(options: LogHostOptions) {
     this.options = options;
@@ -119,19 +119,31 @@ export class LogHost {
     const host = new LogHost(options);
     const last = await options.store.get('meta/last');
     host.instance = last === undefined ? 0 : Number(new TextDecoder().decode(last)) + 1;
-    const recorded = await options.store.scan({ prefix: `in/${pad(host.instance)}/`, limit: 1_000_000 });
-    host.core = host.newCore(host.instance);
-    for (const entry of recorded.entries) {
-      const input = decode(entry.value) as { from: PartyId; message: unknown } | { start: Uint8Array };
-      host.inputs += 1;
-      const { effects } = 'start' in input ? step(host.core, { type: 'start', value: input.start }) : step(host.core, { type: 'message', from: input.from, message: input.message });
-      // Replayed effects are sent again: receivers ignore what they already had.
-      host.execute(host.instance, effects);
+    if (host.instance > 0) {
+      // The previous instance's core is rebuilt too: it answers parties still deciding that instance,
+      // and what it sends again in the replay is what they may have missed while this party was down.
+      host.previous = host.newCore(host.instance - 1);
+      await host.replay(host.instance - 1, host.previous);
     }
+    host.core = host.newCore(host.instance);
+    host.inputs = await host.replay(host.instance, host.core);
     // A crash between deciding and applying: the replayed core has decided again; apply it now.
     if (host.core.decision !== null) await host.apply(host.instance, host.core.decision.value);
     for (let party = 0; party < options.parties; party += 1) if (party !== options.self) options.send(party, { type: 'mvba.sync', instance: host.instance });
     return host;
+  }
+
+  /** Feeds instance `instance`'s durable inputs to `core`, re-sending what it sends; returns how many. */
+  private async replay(instance: number, core: MvbaState): Promise<number> {
+    const recorded = await this.options.store.scan({ prefix: `in/${pad(instance)}/`, limit: 1_000_000 });
+    for (const entry of recorded.entries) {
+      const input = decode(entry.value) as { from: PartyId; message: unknown } | { start: Uint8Array };
+      const { effects } = 'start' in input ? step(core, { type: 'start', value: input.start }) : step(core, { type: 'message', from: input.from, message: input.message });
+      // Replayed effects are sent again: receivers ignore what they already had.
+      this.execute(instance, effects);
+    }
+    this.counters.replayed += recorded.entries.length;
+    return recorded.entries.length;
   }
 
   /** The instance this party is working on (every earlier one is decided and applied here). */
@@ -255,6 +267,7 @@ export class LogHost {
   }
 
   private sendOut(to: PartyId, message: MvbaMessage): void {
+    this.counters.sent += 1;
     if (this.options.outgoing === undefined) return this.options.send(to, message);
     for (const out of this.options.outgoing(to, message)) this.options.send(out.to, out.message as MvbaMessage);
   }
@@ -264,8 +277,8 @@ export class LogHost {
     assert(instance === this.instance, 'batches apply in instance order');
     const batch = decodeBatch(value);
     assert(batch !== null, 'a decided batch passed validate');
-    const ops: { type: 'put'; key: string; value: Uint8Array }[] = [];
-    const deletes: { type: 'delete'; key: string }[] = [];
+    // One list, in transaction order: a put and a delete of one key in one batch keep their order.
+    const ops: ({ type: 'put'; key: string; value: Uint8Array } | { type: 'delete'; key: string })[] = [];
     const outcomes: { id: string; applied: boolean }[] = [];
     const seen = new Set<string>();
     for (const tx of batch) {
@@ -274,11 +287,13 @@ export class LogHost {
       outcomes.push({ id: tx.id, applied: !duplicate });
       if (duplicate) continue;
       if (tx.op === 'put') ops.push({ type: 'put', key: `kv/${tx.key}`, value: new TextEncoder().encode(tx.value!) });
-      else deletes.push({ type: 'delete', key: `kv/${tx.key}` });
+      else ops.push({ type: 'delete', key: `kv/${tx.key}` });
       ops.push({ type: 'put', key: `tx/${tx.id}`, value: new TextEncoder().encode(String(instance)) });
     }
+    // Inputs of instance - 1 stay (its core is rebuilt on restart); older ones go in the same batch.
+    const stale = instance >= 2 ? (await this.options.store.scan({ prefix: `in/${pad(instance - 2)}/`, limit: 1_000_000 })).entries : [];
     await this.options.store.batch([
-      ...ops, ...deletes,
+      ...ops, ...stale.map((entry) => ({ type: 'delete' as const, key: entry.key })),
       { type: 'put', key: `log/${pad(instance)}`, value },
       { type: 'put', key: 'meta/last', value: new TextEncoder().encode(String(instance)) },
     ]);
@@ -338,6 +353,7 @@ export class LogHost {
       if (agreed === undefined || decodeBatch(Buffer.from(agreed[0], 'base64')) === null) return;
       this.entries.delete(this.instance);
       this.entryVoters.delete(this.instance);
+      this.counters.synced += 1;
       await this.apply(this.instance, new Uint8Array(Buffer.from(agreed[0], 'base64')));
     }
   }

@@ -69,7 +69,7 @@ const node = await createClusterNode({
   children: [{
     id: 'mvba',
     start: mvbaLogReplica({
-      parties: required('parties').split(','), keyFile: required('key-file'), directory: path.join(dataDir, 'mvba'),
+      parties: required('parties').split(','), protocol: args.get('protocol') === 'ckps01' ? 'ckps01' : 'prioritized', keyFile: required('key-file'), directory: path.join(dataDir, 'mvba'),
       ...(byzantine ? { outgoing: lie, answer: (reply: unknown) => ({ ...(reply as object), instance: 999, value: 'forged', applied: true }) } : {}),
     }),
     restart: 'permanent',

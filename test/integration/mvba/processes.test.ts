@@ -5,115 +5,17 @@
  * to clients); one correct replica is killed with SIGKILL mid-run and restarted from its data directory.
  * Clients get answers f + 1 replicas agree on; the correct replicas end with the same log and state.
  */
-import type { ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dealPartyKeys, MvbaLogClient, type SubmitReply } from '../../../actors/mvba/index.js';
-import { connect, type TroupeClient } from '../../../cluster/index.js';
-import { childExited, spawnChild, stopChild } from '../../support/children.js';
-import { freePort, removeDir, tempDir } from '../../support/cluster-harness.js';
+import { MvbaLogClient, type SubmitReply } from '../../../actors/mvba/index.js';
+import { MvbaProcessCluster } from '../../support/mvba-cluster.js';
 import { waitFor } from '../../support/wait.js';
 
-const secret = 'mvba-cluster-secret';
-const token = 'mvba-cluster-token';
 const names = ['n1', 'n2', 'n3', 'n4'] as const;
 const byzantine = 'n4';
 const crashed = 'n2';
-const startTimeoutMs = 120_000;
-
-interface Running {
-  readonly child: ChildProcess;
-  readonly exited: Promise<unknown>;
-  output: string;
-}
-
-class MvbaProcessCluster {
-  readonly ports = new Map<string, number>();
-  readonly dirs = new Map<string, string>();
-  readonly running = new Map<string, Running>();
-  readonly clients = new Map<string, TroupeClient>();
-  keysDir = '';
-
-  async start(): Promise<void> {
-    this.keysDir = await tempDir('mvba-keys');
-    const files = dealPartyKeys(names.length);
-    for (const file of files) await writeFile(join(this.keysDir, `party-${file.self}.json`), JSON.stringify(file), { mode: 0o600 });
-    for (const name of names) {
-      this.ports.set(name, await freePort());
-      this.dirs.set(name, await tempDir(`mvba-${name}`));
-    }
-    await this.spawn('n1', []);
-    await Promise.all(names.slice(1).map((name) => this.spawn(name, [`ws://127.0.0.1:${this.ports.get('n1')!}`])));
-    for (const name of names) await this.connectClient(name);
-  }
-
-  async connectClient(name: string): Promise<void> {
-    await this.clients.get(name)?.close().catch(() => undefined);
-    this.clients.set(name, await connect(`ws://127.0.0.1:${this.ports.get(name)!}`, { token, reconnectMsMin: 50, reconnectMsMax: 500, connectTimeoutMs: 15_000 }));
-  }
-
-  async spawn(name: string, seeds: readonly string[]): Promise<void> {
-    const index = names.indexOf(name as (typeof names)[number]);
-    const args = [
-      '--import', 'tsx', 'test/support/mvba-node.ts', '--name', name, '--port', String(this.ports.get(name)!), '--data', this.dirs.get(name)!,
-      '--secret', secret, '--token', token, '--parties', names.join(','), '--key-file', join(this.keysDir, `party-${index}.json`),
-      ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []), ...(name === byzantine ? ['--byzantine', 'liar'] : []),
-    ];
-    const child = spawnChild(process.execPath, args, { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'pipe'] });
-    const running: Running = { child, output: '', exited: childExited(child) };
-    this.running.set(name, running);
-    child.stderr!.on('data', (chunk: Buffer) => { running.output += chunk.toString(); });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`node ${name} did not start:\n${running.output}`)), startTimeoutMs);
-      child.stdout!.on('data', (chunk: Buffer) => {
-        running.output += chunk.toString();
-        if (running.output.includes('"event":"listening"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      void running.exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`node ${name} exited while starting:\n${running.output}`));
-      });
-    });
-  }
-
-  async kill(name: string): Promise<void> {
-    const running = this.running.get(name)!;
-    await stopChild(running.child, { signal: 'SIGKILL' });
-    await running.exited;
-    this.running.delete(name);
-  }
-
-  async restart(name: string): Promise<void> {
-    await this.spawn(name, names.filter((other) => other !== name).map((other) => `ws://127.0.0.1:${this.ports.get(other)!}`));
-    await this.connectClient(name);
-  }
-
-  ask(name: string, message: unknown, timeoutMs: number): Promise<unknown> {
-    const client = this.clients.get(name);
-    if (client === undefined || !this.running.has(name)) return Promise.reject(new Error(`${name} is not running`));
-    return client.ask({ node: name, path: '/root/mvba' }, message, { timeoutMs });
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((client) => client.close().catch(() => undefined)));
-    await Promise.all([...this.running.values()].map(async (running) => {
-      await stopChild(running.child);
-      await running.exited;
-    }));
-    for (const dir of [...this.dirs.values(), this.keysDir]) if (dir !== '') await removeDir(dir);
-  }
-
-  logs(): string {
-    return [...this.running.entries()].map(([name, running]) => `--- ${name} ---\n${running.output.slice(-3_000)}`).join('\n');
-  }
-}
 
 describe('MVBA replicated log across node processes', () => {
-  const cluster = new MvbaProcessCluster();
+  const cluster = new MvbaProcessCluster({ names, byzantine: [byzantine] });
   let client: MvbaLogClient;
 
   beforeAll(async () => {
@@ -157,6 +59,10 @@ describe('MVBA replicated log across node processes', () => {
       const reads = await Promise.all(correct.map((name) => cluster.ask(name, { type: 'bftlog.read', key }, 10_000)));
       expect(new Set(reads.map((read) => JSON.stringify(read))).size, `${key}: ${JSON.stringify(reads)}`).toBe(1);
     }
+    const restarted = await cluster.ask(crashed, { type: 'bftlog.status' }, 5_000) as { replayed: number; synced: number; retransmitted: number };
+    console.log(`restarted replica ${crashed}: ${JSON.stringify(restarted)}`);
+    // It rebuilt its cores from its durable inputs (the previous instance's and the current one's).
+    expect(restarted.replayed).toBeGreaterThan(0);
     expect(await client.read('k0')).toMatchObject({ value: null });
     expect(await client.read('b5')).toMatchObject({ value: 'w5' });
   }, 180_000);
