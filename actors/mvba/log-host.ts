@@ -105,6 +105,8 @@ export class LogHost {
   private readonly entryVoters = new Map<number, PartyId[]>();
   private readonly syncRequested = new Set<number>();
   private chain: Promise<void> = Promise.resolve();
+  /** Effects waiting for their inputs to be durable, in input order. */
+  private outbox: Promise<void> = Promise.resolve();
   private failure: unknown = null;
   /** Counters for status and tests. */
   readonly counters = { decided: 0, applied: 0, duplicates: 0, refused: 0, retransmitted: 0, replayed: 0, synced: 0, sent: 0 };
@@ -227,13 +229,16 @@ export class LogHost {
     }
   }
 
-  /** Makes the input durable, then steps the core and carries out its effects. */
+  /**
+   * Steps the core with one input at once, but lets the input's effects leave only after the input is
+   * durable. Appends are not awaited one by one: the store's group commit makes a run of inputs durable
+   * with one fsync, and effects are released in input order (the store acknowledges in index order).
+   */
   private async feed(from: PartyId, message: unknown): Promise<void> {
-    await this.options.store.put(`in/${pad(this.instance)}/${pad(this.inputs)}`, encode({ from, message }));
+    const durable = this.options.store.put(`in/${pad(this.instance)}/${pad(this.inputs)}`, encode({ from, message }));
     this.inputs += 1;
     const instance = this.instance;
-    const { effects } = step(this.core!, { type: 'message', from, message });
-    await this.afterStep(effects);
+    await this.afterStep(durable, step(this.core!, { type: 'message', from, message }).effects);
     // Others have started this instance: take part, with an empty batch if there is nothing to propose.
     if (this.instance === instance) await this.propose(true);
   }
@@ -245,15 +250,26 @@ export class LogHost {
     if (this.pending.size === 0 && !othersStarted) return;
     const batch = [...this.pending.values()].slice(0, this.options.batchMax ?? 256);
     const value = encode(batch);
-    await this.options.store.put(`in/${pad(this.instance)}/${pad(this.inputs)}`, encode({ start: value }));
+    const durable = this.options.store.put(`in/${pad(this.instance)}/${pad(this.inputs)}`, encode({ start: value }));
     this.inputs += 1;
-    await this.afterStep(step(core, { type: 'start', value }).effects);
+    await this.afterStep(durable, step(core, { type: 'start', value }).effects);
   }
 
-  private async afterStep(effects: MvbaEffect[]): Promise<void> {
-    this.execute(this.instance, effects);
+  private async afterStep(durable: Promise<unknown>, effects: MvbaEffect[]): Promise<void> {
+    const instance = this.instance;
+    this.outbox = this.outbox.then(() => durable).then(() => {
+      if (this.failure === null) this.execute(instance, effects);
+    }, (error: unknown) => {
+      // A failed append: nothing after it may leave; the actor crashes on its next message and recovers.
+      this.failure ??= error;
+    });
     const decided = effects.find((effect) => effect.type === 'decide');
-    if (decided !== undefined && decided.type === 'decide') await this.apply(this.instance, decided.decision.value);
+    if (decided !== undefined && decided.type === 'decide') {
+      // Applying waits for every input before it (and their sends) to be durable and out.
+      await this.outbox;
+      if (this.failure !== null) throw this.failure;
+      await this.apply(this.instance, decided.decision.value);
+    }
   }
 
   private execute(instance: number, effects: readonly MvbaEffect[]): void {

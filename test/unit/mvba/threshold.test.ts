@@ -43,9 +43,11 @@ for (const [name, make] of [['threshold BLS (noble + blst)', blsSigners], ['simu
       expect(quorum[2]!.verify(echoStatement('instance-a', 0, 3, new TextEncoder().encode('value')), first.signature)).toBe(false);
     });
 
-    it('names a bad share (garbage, malformed length, another signer\'s share) and still verifies good shares', () => {
+    it('names a bad share (garbage, malformed length, a flipped bit, another signer\'s share) and still verifies good shares', () => {
       const good = shares(quorum, statement, [0, 1, 2, 3]);
-      for (const bad of [new Uint8Array(good[1]!.share.length).fill(7), new Uint8Array([1, 2, 3]), good[2]!.share]) {
+      const flipped = good[1]!.share.slice();
+      flipped[flipped.length - 1]! ^= 0x55;
+      for (const bad of [new Uint8Array(good[1]!.share.length).fill(7), new Uint8Array([1, 2, 3]), flipped, good[2]!.share]) {
         const result = quorum[0]!.combine(statement, [good[0]!, { signer: 1, share: bad }, good[3]!]);
         expect(result).toEqual({ ok: false, code: 'BAD_SHARES', badSigners: [1] });
         expect(quorum[0]!.verifyShare(statement, { signer: 1, share: bad })).toBe(false);
