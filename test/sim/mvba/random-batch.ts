@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomSeeds, replaySeed, runSeeds, Totals } from './seeds.js';
 
-const runsPerTest = 150;
+const runsPerTest = 100;
 const tests = 4;
 
 /** Declares random batch number `batch`. */
