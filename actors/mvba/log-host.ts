@@ -66,6 +66,7 @@ const valueBytesMax = 4_096;
 const idLengthMax = 128;
 const instancesAheadMax = 2;
 const syncEntriesMax = 32;
+const syncAnswersMax = 8;
 
 /** Checks a transaction from a client or inside a decided batch. */
 export function validTransaction(value: unknown): value is LogTransaction {
@@ -104,6 +105,7 @@ export class LogHost {
   private readonly entries = new Map<number, Map<string, PartyId[]>>();
   private readonly entryVoters = new Map<number, PartyId[]>();
   private readonly syncRequested = new Set<number>();
+  private readonly syncsAnswered = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
   /** Effects waiting for their inputs to be durable, in input order. */
   private outbox: Promise<void> = Promise.resolve();
@@ -338,6 +340,12 @@ export class LogHost {
 
   private async answerSync(from: PartyId, instance: number): Promise<void> {
     if (!Number.isSafeInteger(instance) || instance < 0) return;
+    // A few answers per peer and instance (a peer restarting again asks again), never without bound.
+    const key = `${from}/${instance}`;
+    const answered = this.syncsAnswered.get(key) ?? 0;
+    if (answered >= syncAnswersMax) return;
+    if (this.syncsAnswered.size >= 4_096) this.syncsAnswered.clear();
+    this.syncsAnswered.set(key, answered + 1);
     for (let next = instance; next < Math.min(this.instance, instance + syncEntriesMax); next += 1) {
       const batch = await this.options.store.get(`log/${pad(next)}`);
       if (batch !== undefined) this.options.send(from, { type: 'mvba.entry', instance: next, batch });

@@ -185,7 +185,17 @@ async function loopback(protocol: MvbaProtocol, sequential: number, bulk: number
     }
     const after = await counters();
     const began = performance.now();
-    await Promise.all(Array.from({ length: bulk }, (_, index) => client.submit({ id: `bulk-${index}`, op: 'put', key: `bulk-${index % 256}`, value: String(index) })));
+    // A window of concurrent submits (the client SDK bounds the asks in flight per connection).
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < bulk) {
+        const index = next;
+        next += 1;
+        const reply = await client.submit({ id: `bulk-${index}`, op: 'put', key: `bulk-${index % 256}`, value: String(index) });
+        if (!reply.ok) throw new Error(`submit refused: ${JSON.stringify(reply)}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 200 }, () => lane()));
     const seconds = (performance.now() - began) / 1_000;
     const end = await counters();
     return {

@@ -22,7 +22,7 @@ vi.mock('../../../actors/mvba/core/quorum.js', async (importOriginal) => {
 
 describe('MVBA simulation: a core that counts a repeated signer is caught', () => {
   it('fails an invariant within one batch of random seeds', () => {
-    const seeds = randomSeeds(99, 600);
+    const seeds = randomSeeds(99, 400);
     let failure: unknown = null;
     let runs = 0;
     for (const seed of seeds) {
