@@ -8,6 +8,9 @@
  * `bftlog.read` and `bftlog.status`; the cluster accepts `mvba.*` (the protocol) only from peer links.
  * On each of n nodes:
  *
+ * With link keys in the key file (keygen writes them), every peer message is sealed with the sender
+ * party's ed25519 key and checked against the key of the party the link names (link-auth.ts).
+ *
  *   await node.startChild({ id: 'mvba', start: mvbaLogReplica({ parties: ['n1', 'n2', 'n3', 'n4'],
  *     keyFile: '/etc/troupe/party-0.json', directory: '/var/lib/troupe/mvba' }), restart: 'permanent', ... });
  */
@@ -15,7 +18,8 @@ import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, TroupeError, behaviour, refuseUnknown, type ActorContext, type Behaviour } from '../../runtime/index.js';
 import { Store } from '../storage/index.js';
 import type { MvbaMessage, MvbaProtocol, PartyCrypto, PartyId } from './core/types.js';
-import { partyCryptoFromKeyFile, type PartyKeyFile } from './keys.js';
+import { linkKeysFromKeyFile, partyCryptoFromKeyFile, type PartyKeyFile } from './keys.js';
+import type { LinkKeys } from './link-auth.js';
 import { LogHost, type LogHostOptions } from './log-host.js';
 
 /** Options of one replica. */
@@ -45,7 +49,7 @@ export interface MvbaLogReplicaState {
 
 const peerTypes = new Set([
   'mvba.send', 'mvba.echo', 'mvba.propose', 'mvba.recommend', 'mvba.coin', 'mvba.vote', 'mvba.bval', 'mvba.aux', 'mvba.conf',
-  'mvba.term', 'mvba.fetch', 'mvba.found', 'mvba.sync', 'mvba.entry',
+  'mvba.term', 'mvba.fetch', 'mvba.found', 'mvba.sync', 'mvba.entry', 'mvba.sealed',
 ]);
 
 /** The replica behaviour; run it under a supervisor (`restart: 'permanent'`). */
@@ -67,22 +71,22 @@ export function mvbaLogReplica(options: MvbaLogReplicaOptions): Behaviour<MvbaLo
   });
 }
 
-async function loadKeys(options: MvbaLogReplicaOptions): Promise<{ self: PartyId; keys: PartyCrypto }> {
-  if (options.crypto !== undefined) return options.crypto;
+async function loadKeys(options: MvbaLogReplicaOptions): Promise<{ self: PartyId; keys: PartyCrypto; link: LinkKeys | null }> {
+  if (options.crypto !== undefined) return { ...options.crypto, link: null };
   if (options.keyFile === undefined) throw new InvalidArgumentError('an MVBA replica needs keyFile or crypto');
   const file = JSON.parse(await readFile(options.keyFile, 'utf8')) as PartyKeyFile;
-  return { self: file.self, keys: partyCryptoFromKeyFile(file) };
+  return { self: file.self, keys: partyCryptoFromKeyFile(file), link: linkKeysFromKeyFile(file) };
 }
 
 async function start(options: MvbaLogReplicaOptions, ctx: ActorContext<unknown>): Promise<MvbaLogReplicaState> {
-  const { self, keys } = await loadKeys(options);
+  const { self, keys, link } = await loadKeys(options);
   if (options.parties[self] !== ctx.self.node) {
     throw new InvalidArgumentError(`party ${self} is node ${options.parties[self]}, not this node ${ctx.self.node}`);
   }
   const store = await Store.open({ directory: options.directory });
   const path = ctx.self.path;
   const host = await LogHost.open({
-    self, parties: options.parties.length, crypto: keys, protocol: options.protocol ?? 'prioritized', name: options.name ?? 'log', store,
+    self, parties: options.parties.length, crypto: keys, link, protocol: options.protocol ?? 'prioritized', name: options.name ?? 'log', store,
     send: (to, message) => ctx.tell({ node: options.parties[to]!, path }, message),
     ...(options.outgoing !== undefined ? { outgoing: options.outgoing } : {}),
   });

@@ -11,7 +11,8 @@ export type {
 } from './core/types.js';
 export { BlsThresholdSigner, BlsThresholdVerifier, dealThresholdKeys, type DealtKeys, type ThresholdPublicKeys } from './threshold-bls.js';
 export { SimulatedThresholdSigner } from './threshold-simulated.js';
-export { dealPartyKeys, partyCryptoFromKeyFile, simulatedPartyCrypto, type PartyKeyFile } from './keys.js';
+export { dealPartyKeys, linkKeysFromKeyFile, partyCryptoFromKeyFile, simulatedPartyCrypto, type PartyKeyFile } from './keys.js';
+export { generateLinkKeys, linkKeysFrom, seal, unseal, type LinkKeys, type SealedMessage } from './link-auth.js';
 export { keygenPartiesMax, mvbaKeygen } from './cli.js';
 export { mvbaLogReplica, type MvbaLogReplicaOptions, type MvbaLogReplicaState } from './actor.js';
 export { LogHost, validTransaction, type LogHostOptions, type LogPeerMessage, type LogTransaction, type SubmitReply } from './log-host.js';

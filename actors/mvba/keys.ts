@@ -7,6 +7,7 @@ import { faultsTolerated } from './core/quorum.js';
 import type { PartyCrypto, PartyId } from './core/types.js';
 import { BlsThresholdSigner, dealThresholdKeys, type ThresholdPublicKeys } from './threshold-bls.js';
 import { SimulatedThresholdSigner } from './threshold-simulated.js';
+import { generateLinkKeys, linkKeysFrom, type LinkKeys } from './link-auth.js';
 
 /** What one party's key file holds (hex strings in JSON). */
 export interface PartyKeyFile {
@@ -15,6 +16,8 @@ export interface PartyKeyFile {
   readonly self: PartyId;
   readonly quorum: { readonly threshold: number; readonly groupKey: string; readonly shareKeys: readonly string[]; readonly secret: string };
   readonly coin: { readonly threshold: number; readonly groupKey: string; readonly shareKeys: readonly string[]; readonly secret: string };
+  /** ed25519 link keys (DER): every party's public key and this party's secret key (link-auth.ts). */
+  readonly link?: { readonly publicKeys: readonly string[]; readonly secret: string };
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -28,6 +31,7 @@ export function dealPartyKeys(parties: number, random?: (bytes: number) => Uint8
   const faults = faultsTolerated(parties);
   const quorum = dealThresholdKeys({ parties, threshold: 2 * faults + 1, random });
   const coin = dealThresholdKeys({ parties, threshold: faults + 1, random });
+  const link = generateLinkKeys(parties);
   const half = (keys: ThresholdPublicKeys, secret: Uint8Array) => ({
     threshold: keys.threshold, groupKey: hex(keys.groupKey), shareKeys: keys.shareKeys.map(hex), secret: hex(secret),
   });
@@ -35,6 +39,7 @@ export function dealPartyKeys(parties: number, random?: (bytes: number) => Uint8
     format: 'troupe.mvba.keys.v1', parties, self,
     quorum: half(quorum.publicKeys, quorum.secrets[self]!),
     coin: half(coin.publicKeys, coin.secrets[self]!),
+    link: { publicKeys: link.publicKeys.map(hex), secret: hex(link.secrets[self]!) },
   }));
 }
 
@@ -46,6 +51,13 @@ export function partyCryptoFromKeyFile(file: PartyKeyFile): PartyCrypto {
     file.self, unhex(half.secret),
   );
   return { quorum: signer(file.quorum), coin: signer(file.coin) };
+}
+
+/** The ed25519 link keys of a key file, or null for a file without them. */
+export function linkKeysFromKeyFile(file: PartyKeyFile): LinkKeys | null {
+  if (file.link === undefined) return null;
+  if (file.link.publicKeys.length !== file.parties) throw new InvalidArgumentError('a key file needs one link key per party');
+  return linkKeysFrom(file.self, unhex(file.link.secret), file.link.publicKeys.map(unhex));
 }
 
 /** The simulated (insecure, fast) key sets for party `self`; see threshold-simulated.ts. */

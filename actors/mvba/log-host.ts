@@ -24,6 +24,7 @@ import type { Store } from '../storage/index.js';
 import { newMvba, step, type MvbaState } from './core/mvba.js';
 import { faultsTolerated, recordOnce } from './core/quorum.js';
 import type { MvbaEffect, MvbaMessage, MvbaProtocol, PartyCrypto, PartyId } from './core/types.js';
+import { seal, unseal, type LinkKeys, type SealedMessage } from './link-auth.js';
 
 /** One client transaction. */
 export interface LogTransaction {
@@ -52,7 +53,9 @@ export interface LogHostOptions {
   /** The log's name; instance k's session id is `<name>/<k>`. */
   readonly name: string;
   readonly store: Store;
-  readonly send: (to: PartyId, message: MvbaMessage | LogPeerMessage) => void;
+  readonly send: (to: PartyId, message: MvbaMessage | LogPeerMessage | SealedMessage) => void;
+  /** ed25519 link keys: when given, every peer message is sealed, and unsealed ones are refused. */
+  readonly link?: LinkKeys | null;
   /** Transactions per batch (default 256). */
   readonly batchMax?: number;
   /** Transactions waiting at once; more are answered BUSY (default 10000). */
@@ -133,7 +136,7 @@ export class LogHost {
     host.inputs = await host.replay(host.instance, host.core);
     // A crash between deciding and applying: the replayed core has decided again; apply it now.
     if (host.core.decision !== null) await host.apply(host.instance, host.core.decision.value);
-    for (let party = 0; party < options.parties; party += 1) if (party !== options.self) options.send(party, { type: 'mvba.sync', instance: host.instance });
+    for (let party = 0; party < options.parties; party += 1) if (party !== options.self) host.transmit(party, { type: 'mvba.sync', instance: host.instance });
     return host;
   }
 
@@ -181,8 +184,14 @@ export class LogHost {
   }
 
   /** A message from party `from` (the identity the link authenticated). */
-  receive(from: PartyId, message: unknown): void {
-    if (typeof message !== 'object' || message === null || from < 0 || from >= this.options.parties || from === this.options.self) {
+  receive(from: PartyId, sealed: unknown): void {
+    if (from < 0 || from >= this.options.parties || from === this.options.self) {
+      this.counters.refused += 1;
+      return;
+    }
+    const link = this.options.link ?? null;
+    const message = link === null ? sealed : unseal(link, this.options.name, from, sealed);
+    if (typeof message !== 'object' || message === null) {
       this.counters.refused += 1;
       return;
     }
@@ -227,7 +236,7 @@ export class LogHost {
     if (instance > this.instance + 1 && !this.syncRequested.has(this.instance)) {
       // Someone is two or more instances ahead: this party missed decisions; ask everyone for them.
       this.syncRequested.add(this.instance);
-      for (let party = 0; party < this.options.parties; party += 1) if (party !== this.options.self) this.options.send(party, { type: 'mvba.sync', instance: this.instance });
+      for (let party = 0; party < this.options.parties; party += 1) if (party !== this.options.self) this.transmit(party, { type: 'mvba.sync', instance: this.instance });
     }
   }
 
@@ -284,10 +293,16 @@ export class LogHost {
     }
   }
 
+  /** Sends one peer message, sealed with this party's link key when link keys are configured. */
+  private transmit(to: PartyId, message: unknown): void {
+    const link = this.options.link ?? null;
+    this.options.send(to, (link === null ? message : seal(link, this.options.name, to, message)) as MvbaMessage);
+  }
+
   private sendOut(to: PartyId, message: MvbaMessage): void {
     this.counters.sent += 1;
-    if (this.options.outgoing === undefined) return this.options.send(to, message);
-    for (const out of this.options.outgoing(to, message)) this.options.send(out.to, out.message as MvbaMessage);
+    if (this.options.outgoing === undefined) return this.transmit(to, message);
+    for (const out of this.options.outgoing(to, message)) this.transmit(out.to, out.message as MvbaMessage);
   }
 
   /** Applies batch `instance` durably (one atomic store batch), answers its clients, moves on. */
@@ -348,7 +363,7 @@ export class LogHost {
     this.syncsAnswered.set(key, answered + 1);
     for (let next = instance; next < Math.min(this.instance, instance + syncEntriesMax); next += 1) {
       const batch = await this.options.store.get(`log/${pad(next)}`);
-      if (batch !== undefined) this.options.send(from, { type: 'mvba.entry', instance: next, batch });
+      if (batch !== undefined) this.transmit(from, { type: 'mvba.entry', instance: next, batch });
     }
     for (const { to, message } of this.sent.get(instance) ?? []) {
       if (to !== from) continue;

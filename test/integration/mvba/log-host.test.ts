@@ -4,9 +4,10 @@
  * the messages sent to it while it is down lost, then reopened from disk. It must replay its durable
  * inputs, ask for what it missed (`sync`: retransmissions and f + 1 matching decided batches), and end
  * with the same log and state as the others; every client transaction is answered alike by all four.
+ * Every peer message travels sealed with its sender's ed25519 link key.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { LogHost, simulatedPartyCrypto, type LogPeerMessage, type MvbaMessage, type SubmitReply } from '../../../actors/mvba/index.js';
+import { generateLinkKeys, linkKeysFrom, LogHost, simulatedPartyCrypto, type SubmitReply } from '../../../actors/mvba/index.js';
 import { Store } from '../../../actors/storage/index.js';
 import { createRng } from '../../../runtime/rng.js';
 import { removeDir, tempDir } from '../../support/cluster-harness.js';
@@ -27,7 +28,8 @@ interface Party {
 describe('MVBA log host on real stores', () => {
   it('a party crashed mid-run recovers by replay and sync, and all parties apply the same batches', async () => {
     const rng = createRng(20_240_603);
-    const queue: { from: number; to: number; message: MvbaMessage | LogPeerMessage }[] = [];
+    const queue: { from: number; to: number; message: unknown }[] = [];
+    const links = generateLinkKeys(parties);
     const members: Party[] = [];
     for (let index = 0; index < parties; index += 1) {
       const directory = await tempDir(`mvba-log-${index}`);
@@ -40,6 +42,7 @@ describe('MVBA log host on real stores', () => {
       member.host = await LogHost.open({
         self: index, parties, crypto: simulatedPartyCrypto('log-host', parties, index), protocol: 'prioritized',
         name: 'test-log', store: member.store, send: (to, message) => queue.push({ from: index, to, message }),
+        link: linkKeysFrom(index, links.secrets[index]!, links.publicKeys),
       });
     };
     for (let index = 0; index < parties; index += 1) await open(index);
