@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `troupe` binary: the cluster's commands (start, tree, members, send, ask) plus the components'
- * commands (storage, pipeline, kv, workflow). Each component command parses its own subcommand and prints plain data.
+ * commands (storage, pipeline, kv, workflow, mvba). Each component command parses its own subcommand and prints plain data.
  */
 import { pathToFileURL } from 'node:url';
 import { inspectStorage, verifyStorage } from './actors/storage/index.js';
 import { ingestionServiceId, miniLmEmbedder, pipelineReplayCommand, pipelineSearchCommand, pipelineStatusCommand, startIngestionService, type Embedder } from './actors/pipeline/index.js';
+import { mvbaKeygen } from './actors/mvba/index.js';
 import { runKvCli } from './actors/raft/index.js';
 import { runWorkflowCli, type WorkflowReply } from './actors/workflow/index.js';
 import { connect, runCli, runNode, startBooleanFlags, startOptions, startValueFlags, type Command } from './cluster/index.js';
@@ -180,8 +181,27 @@ const workflowCommand: Command = {
   },
 };
 
+const mvbaCommand: Command = {
+  name: 'mvba',
+  summary: 'asynchronous Byzantine agreement: deal the threshold keys for n parties',
+  usage: 'mvba keygen --n <parties> --out <dir>',
+  valueFlags: ['n', 'out'],
+  async run(args, io) {
+    const [action] = args.positional;
+    const parties = numberFlag(args.flags.get('n'), 'n');
+    const out = args.flags.get('out');
+    if (action !== 'keygen' || parties === undefined || typeof out !== 'string') {
+      io.err(`usage: troupe ${mvbaCommand.usage}`);
+      return 2;
+    }
+    const files = await mvbaKeygen({ parties, directory: out });
+    io.out(json({ parties, files }));
+    return 0;
+  },
+};
+
 /** Every component command, for embedding the CLI elsewhere. */
-export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand, kvCommand, workflowCommand];
+export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand, kvCommand, workflowCommand, mvbaCommand];
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.exitCode = await runCli(process.argv.slice(2), componentCommands);

@@ -15,6 +15,7 @@ import { join, relative } from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultChunking, defaultDocumentLimits, hashingEmbedder, initialState, partitionWorker, searchActor, type PipelineStore } from '../../../actors/pipeline/index.js';
+import { mvbaLogReplica, simulatedPartyCrypto } from '../../../actors/mvba/index.js';
 import { raftReplica } from '../../../actors/raft/index.js';
 import { gatewayLimits, routerBehaviour, routerConfig, watcherBehaviour as routerWatcherBehaviour } from '../../../actors/router/index.js';
 import { storageBehaviour } from '../../../actors/storage/index.js';
@@ -206,6 +207,16 @@ const rows: Row[] = [
     // Probes only on a long period (not at start); its reports would go to an actor that does not exist.
     build: () => ({ behaviour: routerWatcherBehaviour({ id: 'b', url: 'http://127.0.0.1:9', capacityTokens: 1_024 }, { node: 'local', path: '/root/nowhere' }, { intervalMs: 600_000, timeoutMs: 100, probeAtStart: false }) }),
     legitimate: { message: { type: 'router.watcher.status' }, expect: (reply) => expect(reply).toMatchObject({ ok: true, backend: 'b' }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/mvba/actor.ts mvba-log-replica',
+    build: () => {
+      const directory = temporary('troupe-unknown-mvba-');
+      const parties = ['unknown-messages', 'p2', 'p3', 'p4'];
+      return { behaviour: mvbaLogReplica({ parties, directory, crypto: { self: 0, keys: simulatedPartyCrypto('unknown-messages', 4, 0) } }) };
+    },
+    legitimate: { message: { type: 'bftlog.status' }, expect: (reply) => expect(reply).toMatchObject({ ok: true, party: 0, instance: 0 }) },
     fingerprint: false,
   },
   {

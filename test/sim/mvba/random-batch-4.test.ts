@@ -1,0 +1,7 @@
+/**
+ * Random batch 4 of the MVBA simulation. A failure names its run seed;
+ * `SEED=<n> npx vitest run test/sim/mvba` replays exactly that run.
+ */
+import { describeRandomBatch } from './random-batch.js';
+
+describeRandomBatch(4);
