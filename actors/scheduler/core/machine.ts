@@ -38,7 +38,7 @@ export function step(state: SchedulerState, input: SchedulerInput): StepResult {
     case 'nodeDown': nodeLost(state, out, input.node, input.nowMs, false); break;
     case 'nodeRemoved': nodeLost(state, out, input.node, input.nowMs, true); break;
     case 'podPhase': podPhase(state, out, input.jobId, input.attempt, input.pod, input.phase, input.nowMs, input.message); break;
-    case 'podsGone': podsGone(state, out, input.jobId, input.attempt, input.nowMs); break;
+    case 'podsGone': podsGone(state, out, input.jobId, input.attempt, input.nowMs, input.finalPhases); break;
     case 'tick': tick(state, out, input.nowMs); break;
     default: assert(false, 'unknown scheduler input', { input });
   }
@@ -65,6 +65,7 @@ function submit(state: SchedulerState, out: Outbox, key: string, input: unknown,
   const refusal = refusalOf(state, job);
   if (refusal !== undefined) finish(state, out, job, 'Refused', nowMs, refusal);
   else {
+    state.active.add(job.id);
     state.pending.add(job.id);
     out.touch(job);
     out.passWanted = true;
@@ -131,12 +132,23 @@ const phaseRank: Record<PodPhase, number> = { Pending: 0, Running: 1, Succeeded:
 
 function podPhase(state: SchedulerState, out: Outbox, jobId: string, attempt: number, pod: string, phase: PodPhase, nowMs: number, message?: string): void {
   const job = state.jobs.get(jobId);
-  if (job === undefined || job.attempt !== attempt || (job.status !== 'Admitted' && job.status !== 'Running')) return;
+  if (job === undefined || job.attempt !== attempt || (job.status !== 'Admitted' && job.status !== 'Running' && job.status !== 'Evicting')) return;
   const phases = job.phases!;
   const previous = phases[pod];
   if (previous === undefined || previous === phase || phaseRank[phase] < phaseRank[previous] || phaseRank[previous] === 2) return;
   phases[pod] = phase;
   out.touch(job);
+  if (job.status === 'Evicting') {
+    // A gang that completed while it was being evicted (a node lost after its pods succeeded, seen
+    // by a restarted control plane) is done: running it again would run it twice.
+    if (Object.values(phases).every((value) => value === 'Succeeded')) {
+      releaseJob(state, job);
+      for (const [preemptor, victims] of state.victimsOf) if (victims.delete(job.id) && victims.size === 0) state.victimsOf.delete(preemptor);
+      finish(state, out, job, 'Succeeded', nowMs);
+      out.passWanted = true;
+    }
+    return;
+  }
   if (phase === 'Failed') {
     job.message = `pod ${pod} failed${message === undefined ? '' : `: ${message.slice(0, 200)}`}`;
     evict(state, out, job, job.spec.restartPolicy === 'gang'
@@ -163,14 +175,19 @@ function podPhase(state: SchedulerState, out: Outbox, jobId: string, attempt: nu
   }
 }
 
-function podsGone(state: SchedulerState, out: Outbox, jobId: string, attempt: number, nowMs: number): void {
+function podsGone(state: SchedulerState, out: Outbox, jobId: string, attempt: number, nowMs: number, finalPhases?: Readonly<Record<string, PodPhase>>): void {
   const job = state.jobs.get(jobId);
   if (job === undefined || job.attempt !== attempt || job.status !== 'Evicting') return;
   const eviction = job.eviction!;
+  const completed = finalPhases !== undefined && job.placements!.every((placement) => finalPhases[placement.pod] === 'Succeeded');
   releaseJob(state, job);
   out.passWanted = true;
   for (const [preemptor, victims] of state.victimsOf) {
     if (victims.delete(job.id) && victims.size === 0) state.victimsOf.delete(preemptor);
+  }
+  if (completed) {
+    for (const placement of job.placements!) job.phases![placement.pod] = 'Succeeded';
+    return finish(state, out, job, 'Succeeded', nowMs);
   }
   delete job.placements;
   delete job.phases;
@@ -213,13 +230,19 @@ function clusterCapacity(state: SchedulerState): Map<string, number> {
   return capacity;
 }
 
+/**
+ * One pass, in two sweeps (Kueue admits workloads that need no borrowing before those that do):
+ * the first admits only jobs that stay within their queue's nominal quota and may preempt; the
+ * second lets the rest borrow idle cohort quota, except in a cohort where a job entitled to its
+ * nominal quota is still waiting for quota: a borrower admitted there would only be reclaimed at
+ * once, and two queues borrowing different resources would reclaim from each other forever.
+ */
 function schedulingPass(state: SchedulerState, out: Outbox, nowMs: number): void {
   // Candidates grouped by (nominated first, then priority); within a group, one FIFO per tenant.
   const groups = new Map<string, { nominated: boolean; priority: number; tenants: Map<string, JobRecord[]> }>();
   for (const jobId of state.pending) {
     const job = state.jobs.get(jobId)!;
-    if (job.notBeforeMs > nowMs) continue;
-    if (job.preemptedBy !== undefined && state.jobs.get(job.preemptedBy)?.status === 'Pending') continue;
+    if (job.notBeforeMs > nowMs || blocked(state, job)) continue;
     const nominated = job.nominated === true;
     const groupKey = `${nominated ? 0 : 1}/${-job.spec.priority}`;
     let group = groups.get(groupKey);
@@ -236,50 +259,83 @@ function schedulingPass(state: SchedulerState, out: Outbox, nowMs: number): void
   }
   const ordered = [...groups.values()].sort((a, b) => Number(b.nominated) - Number(a.nominated) || b.priority - a.priority);
   const capacity = clusterCapacity(state);
-  let attempts = 0;
-  for (const group of ordered) {
-    const cursors = new Map([...group.tenants.keys()].map((tenant) => [tenant, 0]));
-    for (;;) {
-      // The tenant with the smallest dominant share (ties by name) offers its oldest waiting job.
-      let chosen: string | undefined;
-      let chosenShare = Number.POSITIVE_INFINITY;
-      for (const [tenant, cursor] of cursors) {
-        if (cursor >= group.tenants.get(tenant)!.length) continue;
-        const share = state.quota.dominantShare(tenant, capacity);
-        if (share < chosenShare || (share === chosenShare && tenant < chosen!)) {
-          chosen = tenant;
-          chosenShare = share;
-        }
-      }
-      if (chosen === undefined) break;
-      if (attempts >= state.config.passAttemptsMax) {
-        out.passWanted = true;
-        return;
-      }
-      attempts += 1;
-      const cursor = cursors.get(chosen)!;
-      cursors.set(chosen, cursor + 1);
-      tryAdmit(state, out, group.tenants.get(chosen)![cursor]!, nowMs);
+  const budget = { attempts: 0 };
+  const starvedCohorts = new Set<string>();
+  for (const sweep of ['nominal', 'borrow'] as const) {
+    for (const group of ordered) {
+      if (!sweepGroup(state, out, group.tenants, capacity, budget, { sweep, starvedCohorts, nowMs })) return;
     }
   }
 }
 
-function tryAdmit(state: SchedulerState, out: Outbox, job: JobRecord, nowMs: number): void {
+/** Offers admission within one priority group, DRF order across tenants; false once the pass's attempt budget is spent. */
+function sweepGroup(
+  state: SchedulerState, out: Outbox, tenants: Map<string, JobRecord[]>, capacity: Map<string, number>, budget: { attempts: number },
+  options: { sweep: 'nominal' | 'borrow'; starvedCohorts: Set<string>; nowMs: number },
+): boolean {
+  const cursors = new Map([...tenants.keys()].map((tenant) => [tenant, 0]));
+  for (;;) {
+    // The tenant with the smallest dominant share (ties by name) offers its oldest waiting job.
+    let chosen: string | undefined;
+    let chosenShare = Number.POSITIVE_INFINITY;
+    for (const [tenant, cursor] of cursors) {
+      if (cursor >= tenants.get(tenant)!.length) continue;
+      const share = state.quota.dominantShare(tenant, capacity);
+      if (share < chosenShare || (share === chosenShare && tenant < chosen!)) {
+        chosen = tenant;
+        chosenShare = share;
+      }
+    }
+    if (chosen === undefined) return true;
+    const cursor = cursors.get(chosen)!;
+    cursors.set(chosen, cursor + 1);
+    const job = tenants.get(chosen)![cursor]!;
+    if (job.status !== 'Pending') continue;
+    if (budget.attempts >= state.config.passAttemptsMax) {
+      out.passWanted = true;
+      return false;
+    }
+    budget.attempts += 1;
+    tryAdmit(state, out, job, options);
+  }
+}
+
+/**
+ * A victim waits while the job that evicted it is still waiting for the room it made: otherwise the
+ * victim could take that room back and the two would trade places forever. The block ends once the
+ * preemptor is admitted (its attempt number moves on), so blocks never form a cycle.
+ */
+function blocked(state: SchedulerState, job: JobRecord): boolean {
+  if (job.preemptedBy === undefined) return false;
+  const preemptor = state.jobs.get(job.preemptedBy);
+  return preemptor !== undefined && preemptor.status === 'Pending' && preemptor.attempt === job.preemptorAttempt;
+}
+
+function tryAdmit(state: SchedulerState, out: Outbox, job: JobRecord, options: { sweep: 'nominal' | 'borrow'; starvedCohorts: Set<string>; nowMs: number }): void {
+  const cohort = state.quota.queues.get(job.spec.queue)!.spec.cohort;
   for (const gpuType of gpuChoices(job.spec)) {
     const request = jobRequest(job.spec, gpuType);
-    if (!state.quota.fits(job.spec.queue, request)) continue;
+    const withinNominal = state.quota.withinNominal(job.spec.queue, request);
+    if (options.sweep === 'nominal' && !withinNominal) continue;
+    if (options.sweep === 'borrow' && (withinNominal || (cohort !== undefined && options.starvedCohorts.has(cohort)))) continue;
+    if (!state.quota.fits(job.spec.queue, request)) {
+      if (withinNominal && cohort !== undefined) options.starvedCohorts.add(cohort);
+      continue;
+    }
     if (gpuType !== '' && state.inventory.freeGpusOf(gpuType) < request[`gpu/${gpuType}`]!) continue;
     const placements = state.inventory.placeGang(job.id, job.spec, gpuType);
-    if (placements !== undefined) return admit(state, out, job, gpuType, placements, nowMs);
+    if (placements !== undefined) return admit(state, out, job, gpuType, placements, options.nowMs);
   }
-  // A job whose earlier victims are still leaving waits for them rather than evicting more.
-  if (state.victimsOf.has(job.id)) return;
+  // Preemption is tried once per pass, in the first sweep; a job whose earlier victims are still
+  // leaving waits for them rather than evicting more.
+  if (options.sweep !== 'nominal' || state.victimsOf.has(job.id)) return;
   for (const gpuType of gpuChoices(job.spec)) {
     const victims = findVictims(state, job, gpuType);
     if (victims === undefined) continue;
     const set = new Set<string>();
     for (const { victim, reclaim } of victims) {
       victim.preemptedBy = job.id;
+      victim.preemptorAttempt = job.attempt;
       victim.message = `${reclaim ? 'reclaimed' : 'preempted'} for ${job.id}`;
       evict(state, out, victim, { reason: reclaim ? 'RECLAIMED' : 'PREEMPTED', then: 'requeue', countsRestart: false });
       set.add(victim.id);
@@ -330,9 +386,11 @@ export function recover(config: SchedulerConfig, records: Iterable<JobRecord>, n
     state.jobs.set(job.id, job);
     state.keys.set(job.key, job.id);
     state.nextSeq = Math.max(state.nextSeq, job.seq + 1);
+    const final = job.status === 'Succeeded' || job.status === 'Failed' || job.status === 'Refused' || job.status === 'Cancelled';
+    if (final) state.finished.push(job.id);
+    else state.active.add(job.id);
     if (job.status === 'Pending') state.pending.add(job.id);
-    else if (job.status === 'Succeeded' || job.status === 'Failed' || job.status === 'Refused' || job.status === 'Cancelled') state.finished.push(job.id);
-    else {
+    else if (!final) {
       for (const placement of job.placements!) state.inventory.allocate(job.id, placement);
       state.quota.charge(job.spec.queue, jobRequest(job.spec, job.gpuType ?? ''), 1);
       if (job.status === 'Evicting') {

@@ -27,9 +27,12 @@ const candidatesMax = 512;
 export function findVictims(state: SchedulerState, job: JobRecord, gpuType: string): { victim: JobRecord; reclaim: boolean }[] | undefined {
   const request = jobRequest(job.spec, gpuType);
   const queue = state.quota.queues.get(job.spec.queue)!.spec;
-  const reclaimAllowed = queue.cohort !== undefined && state.quota.withinNominal(job.spec.queue, request);
+  // Reclaim answers quota contention only: the job's queue would stay within its nominal quota, yet
+  // the cohort has no room because others borrow. Node capacity alone is contended by priority.
+  const reclaimAllowed = queue.cohort !== undefined && state.quota.withinNominal(job.spec.queue, request) && !state.quota.fits(job.spec.queue, request);
   const candidates: { victim: JobRecord; reclaim: boolean }[] = [];
-  for (const other of state.jobs.values()) {
+  for (const otherId of state.active) {
+    const other = state.jobs.get(otherId)!;
     if (other.status !== 'Admitted' && other.status !== 'Running') continue;
     if (other.id === job.preemptedBy) continue;
     if (other.spec.queue === job.spec.queue) {
@@ -37,18 +40,24 @@ export function findVictims(state: SchedulerState, job: JobRecord, gpuType: stri
       continue;
     }
     const otherQueue = state.quota.queues.get(other.spec.queue)!.spec;
-    if (reclaimAllowed && otherQueue.cohort === queue.cohort && state.quota.borrowing(other.spec.queue)) candidates.push({ victim: other, reclaim: true });
+    if (reclaimAllowed && otherQueue.cohort === queue.cohort && state.quota.borrowing(other.spec.queue, request)) candidates.push({ victim: other, reclaim: true });
   }
   if (candidates.length === 0) return undefined;
   candidates.sort((a, b) => Number(b.reclaim) - Number(a.reclaim) || a.victim.spec.priority - b.victim.spec.priority
     || (b.victim.admittedAtMs ?? 0) - (a.victim.admittedAtMs ?? 0) || b.victim.seq - a.victim.seq);
   candidates.length = Math.min(candidates.length, candidatesMax);
 
+  // One check with every candidate gone first: the common case, no victim set helps, costs one placement.
+  for (const candidate of candidates) releaseJob(state, candidate.victim);
+  const possible = fitsNow(state, job, gpuType);
+  for (const candidate of candidates) restore(state, candidate.victim);
+  if (!possible) return undefined;
+
   const removed: { victim: JobRecord; reclaim: boolean }[] = [];
   let fits = false;
   for (const candidate of candidates) {
     // A borrower stops being reclaimable once earlier removals brought its queue back within nominal.
-    if (candidate.reclaim && !state.quota.borrowing(candidate.victim.spec.queue)) continue;
+    if (candidate.reclaim && !state.quota.borrowing(candidate.victim.spec.queue, request)) continue;
     releaseJob(state, candidate.victim);
     removed.push(candidate);
     if (fitsNow(state, job, gpuType)) {

@@ -98,10 +98,11 @@ export class QuotaBook {
     return true;
   }
 
-  /** Whether the queue uses more than its nominal quota of some resource. */
-  borrowing(queueName: string): boolean {
+  /** Whether the queue uses more than its nominal quota of some resource (of those in `only`, when given). */
+  borrowing(queueName: string, only?: ResourceList): boolean {
     const queue = this.book(queueName);
     for (const [resource, used] of queue.usage) {
+      if (only !== undefined && !(only[resource]! > 0)) continue;
       const nominal = queue.spec.nominal[resource];
       if (nominal !== undefined && used > nominal) return true;
     }

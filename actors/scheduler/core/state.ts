@@ -20,6 +20,8 @@ export interface SchedulerState {
   readonly quota: QuotaBook;
   /** Jobs waiting for admission, in submission (or requeue) order. */
   readonly pending: Set<string>;
+  /** Jobs not yet in a final status (pending, bound or evicting). */
+  readonly active: Set<string>;
   /** Admitted jobs whose pods are not all running yet (the start timeout watches them). */
   readonly starting: Set<string>;
   /** Preemptor -> the victims still evicting for it. */
@@ -60,7 +62,7 @@ export class Outbox {
 export function emptyState(config: SchedulerConfig): SchedulerState {
   return {
     config, jobs: new Map(), keys: new Map(), nextSeq: 1, inventory: new Inventory(), quota: new QuotaBook(config.queues, config.tenants),
-    pending: new Set(), starting: new Set(), victimsOf: new Map(), finished: [], capacityView: new Inventory(), capacityViewVersion: 0,
+    pending: new Set(), active: new Set(), starting: new Set(), victimsOf: new Map(), finished: [], capacityView: new Inventory(), capacityViewVersion: 0,
   };
 }
 
@@ -90,6 +92,7 @@ export function admit(state: SchedulerState, out: Outbox, job: JobRecord, gpuTyp
   job.firstAdmittedAtMs ??= nowMs;
   delete job.nominated;
   delete job.preemptedBy;
+  delete job.preemptorAttempt;
   delete job.eviction;
   out.touch(job);
   out.actions.push({ type: 'bind', jobId: job.id, attempt: job.attempt, spec: job.spec, placements });
@@ -121,6 +124,7 @@ export function finish(
 ): void {
   state.pending.delete(job.id);
   state.starting.delete(job.id);
+  state.active.delete(job.id);
   job.status = status;
   job.finishedAtMs = nowMs;
   delete job.eviction;
@@ -151,20 +155,26 @@ export function backoffMs(config: SchedulerConfig, restarts: number): number {
 export function checkInvariants(state: SchedulerState): void {
   state.quota.checkInvariants();
   const held = new Map<string, number>();
-  for (const job of state.jobs.values()) {
+  let pending = 0;
+  for (const jobId of state.active) {
+    const job = state.jobs.get(jobId)!;
     const bound = job.status === 'Admitted' || job.status === 'Running' || job.status === 'Evicting';
-    assert(state.pending.has(job.id) === (job.status === 'Pending'), 'the pending set matches pending jobs', { job: job.id, status: job.status });
+    if (job.status === 'Pending') pending += 1;
+    if (state.pending.has(job.id) !== (job.status === 'Pending')) assert(false, 'the pending set matches pending jobs', { job: job.id, status: job.status });
     if (!bound) continue;
     assert(job.placements !== undefined && job.placements.length === podCount(job.spec), 'a bound job has a placement for every pod of its gang', { job: job.id });
     for (const placement of job.placements) {
       const node = state.inventory.nodes.get(placement.node);
       if (node === undefined) continue;
-      assert(node.pods.has(`${job.id}/${placement.pod}`), 'a bound pod is allocated on its node', { job: job.id, pod: placement.pod });
+      if (!node.pods.has(`${job.id}/${placement.pod}`)) assert(false, 'a bound pod is allocated on its node', { job: job.id, pod: placement.pod });
       held.set(placement.node, (held.get(placement.node) ?? 0) + 1);
     }
   }
+  assert(pending === state.pending.size, 'every pending job is active');
   for (const [name, node] of state.inventory.nodes) {
-    assert(node.pods.size === (held.get(name) ?? 0), 'a node holds only the pods of bound jobs', { node: name });
-    assert(node.freeGpus === node.gpuHolders.filter((holder) => holder === '').length, 'free GPU count matches the holders', { node: name });
+    if (node.pods.size !== (held.get(name) ?? 0)) assert(false, 'a node holds only the pods of bound jobs', { node: name });
+    let free = 0;
+    for (const holder of node.gpuHolders) if (holder === '') free += 1;
+    if (node.freeGpus !== free) assert(false, 'free GPU count matches the holders', { node: name });
   }
 }

@@ -126,6 +126,8 @@ export interface JobRecord {
   eviction?: { readonly reason: EvictionReason; readonly then: 'requeue' | 'fail' | 'cancel'; readonly countsRestart: boolean };
   /** The job whose admission evicted this one; it is not readmitted before that job is admitted. */
   preemptedBy?: string;
+  /** The preemptor's attempt when it evicted this job: once the preemptor is admitted again (its attempt moves on), the block is lifted. */
+  preemptorAttempt?: number;
   /** This job evicted others to fit; it goes first once they are gone. */
   nominated?: boolean;
   finishedAtMs?: number;
@@ -162,7 +164,12 @@ export type SchedulerInput =
   | { readonly type: 'nodeDown'; readonly nowMs: number; readonly node: string }
   | { readonly type: 'nodeRemoved'; readonly nowMs: number; readonly node: string }
   | { readonly type: 'podPhase'; readonly nowMs: number; readonly jobId: string; readonly attempt: number; readonly pod: string; readonly phase: PodPhase; readonly message?: string }
-  | { readonly type: 'podsGone'; readonly nowMs: number; readonly jobId: string; readonly attempt: number }
+  /**
+   * Every pod of the attempt is deleted. `finalPhases` are the phases the pods had when deleted (the
+   * executor keeps them for deleted attempts): a gang whose pods had all succeeded is done, even if
+   * the control plane missed their completion (it was down when they finished).
+   */
+  | { readonly type: 'podsGone'; readonly nowMs: number; readonly jobId: string; readonly attempt: number; readonly finalPhases?: Readonly<Record<string, PodPhase>> }
   | { readonly type: 'tick'; readonly nowMs: number };
 
 /** The reply to a submit or cancel. */
