@@ -10,3 +10,8 @@ export {
   type NodeState, type ObservedNode, type PodPhase, type PodPlacement, type PodSetSpec, type QueueSpec, type ResourceList, type RestartPolicy, type SchedulerConfig,
   type SchedulerConfigInput, type SchedulerEffect, type SchedulerInput, type SchedulerState, type StepResult, type SubmitReply, type TenantSpec, type TopologyHint,
 } from './core/index.js';
+export {
+  discoverGpus, GpuDiscoveryError, gpuProduct, gpusMax, parseGpuQueryCsv, parseNvidiaSmiXml, queryFields, reportBytesMax, summarizeGpus, type GpuDevice,
+} from './gpu-discovery.js';
+export { LocalExecutor, type ExecutorReport, type LocalExecutorOptions } from './local-executor.js';
+export { MemoryJobStore, SchedulerHost, type Executor, type JobStore, type SchedulerHostOptions } from './host.js';
