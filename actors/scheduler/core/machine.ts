@@ -261,17 +261,33 @@ function schedulingPass(state: SchedulerState, out: Outbox, nowMs: number): void
   const capacity = clusterCapacity(state);
   const budget = { attempts: 0 };
   const starvedCohorts = new Set<string>();
+  const failedShapes = new Set<string>();
   for (const sweep of ['nominal', 'borrow'] as const) {
     for (const group of ordered) {
-      if (!sweepGroup(state, out, group.tenants, capacity, budget, { sweep, starvedCohorts, nowMs })) return;
+      if (!sweepGroup(state, out, group.tenants, capacity, budget, { sweep, starvedCohorts, failedShapes, nowMs })) return;
     }
   }
+}
+
+/** What placement depends on: within one pass nothing is freed, so a shape that found no nodes finds none later in the pass. */
+function shapeOf(job: JobRecord, gpuType: string): string {
+  let shape = `${job.spec.topology}|${gpuType}`;
+  for (const podSet of job.spec.podSets) shape += `|${podSet.count}x${podSet.cpuMilli}/${podSet.memoryMiB}/${podSet.gpu?.count ?? 0}`;
+  return shape;
+}
+
+interface PassOptions {
+  readonly sweep: 'nominal' | 'borrow';
+  readonly starvedCohorts: Set<string>;
+  /** Shapes (see `shapeOf`) that found no nodes, and `preempt|queue|priority|shape` keys that found no victims, this pass. */
+  readonly failedShapes: Set<string>;
+  readonly nowMs: number;
 }
 
 /** Offers admission within one priority group, DRF order across tenants; false once the pass's attempt budget is spent. */
 function sweepGroup(
   state: SchedulerState, out: Outbox, tenants: Map<string, JobRecord[]>, capacity: Map<string, number>, budget: { attempts: number },
-  options: { sweep: 'nominal' | 'borrow'; starvedCohorts: Set<string>; nowMs: number },
+  options: PassOptions,
 ): boolean {
   const cursors = new Map([...tenants.keys()].map((tenant) => [tenant, 0]));
   for (;;) {
@@ -311,7 +327,7 @@ function blocked(state: SchedulerState, job: JobRecord): boolean {
   return preemptor !== undefined && preemptor.status === 'Pending' && preemptor.attempt === job.preemptorAttempt;
 }
 
-function tryAdmit(state: SchedulerState, out: Outbox, job: JobRecord, options: { sweep: 'nominal' | 'borrow'; starvedCohorts: Set<string>; nowMs: number }): void {
+function tryAdmit(state: SchedulerState, out: Outbox, job: JobRecord, options: PassOptions): void {
   const cohort = state.quota.queues.get(job.spec.queue)!.spec.cohort;
   for (const gpuType of gpuChoices(job.spec)) {
     const request = jobRequest(job.spec, gpuType);
@@ -323,15 +339,25 @@ function tryAdmit(state: SchedulerState, out: Outbox, job: JobRecord, options: {
       continue;
     }
     if (gpuType !== '' && state.inventory.freeGpusOf(gpuType) < request[`gpu/${gpuType}`]!) continue;
+    const shape = shapeOf(job, gpuType);
+    if (options.failedShapes.has(shape)) continue;
     const placements = state.inventory.placeGang(job.id, job.spec, gpuType);
     if (placements !== undefined) return admit(state, out, job, gpuType, placements, options.nowMs);
+    options.failedShapes.add(shape);
   }
   // Preemption is tried once per pass, in the first sweep; a job whose earlier victims are still
   // leaving waits for them rather than evicting more.
   if (options.sweep !== 'nominal' || state.victimsOf.has(job.id)) return;
   for (const gpuType of gpuChoices(job.spec)) {
+    // Evictions free nothing within the pass, so a search that found no victims finds none again.
+    const request = jobRequest(job.spec, gpuType);
+    const searchKey = `preempt|${job.spec.queue}|${job.spec.priority}|${job.preemptedBy ?? ''}|${state.quota.fits(job.spec.queue, request)}|${shapeOf(job, gpuType)}`;
+    if (options.failedShapes.has(searchKey)) continue;
     const victims = findVictims(state, job, gpuType);
-    if (victims === undefined) continue;
+    if (victims === undefined) {
+      options.failedShapes.add(searchKey);
+      continue;
+    }
     const set = new Set<string>();
     for (const { victim, reclaim } of victims) {
       victim.preemptedBy = job.id;
