@@ -15,3 +15,4 @@ export {
 } from './gpu-discovery.js';
 export { LocalExecutor, type ExecutorReport, type LocalExecutorOptions } from './local-executor.js';
 export { MemoryJobStore, SchedulerHost, type Executor, type JobStore, type SchedulerHostOptions } from './host.js';
+export { schedulerMetricsText, schedulerStatus, type QueueStatus, type SchedulerStatus } from './metrics.js';
