@@ -16,3 +16,4 @@ export {
 export { LocalExecutor, type ExecutorReport, type LocalExecutorOptions } from './local-executor.js';
 export { MemoryJobStore, SchedulerHost, type Executor, type JobStore, type SchedulerHostOptions } from './host.js';
 export { schedulerMetricsText, schedulerStatus, type QueueStatus, type SchedulerStatus } from './metrics.js';
+export { KubernetesExecutor, podName, type KubernetesExecutorOptions } from './k8s.js';
