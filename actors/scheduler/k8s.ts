@@ -84,8 +84,9 @@ export class KubernetesExecutor implements Executor {
 
   private async bind(jobId: string, attempt: number, spec: JobSpec, placements: readonly PodPlacement[]): Promise<void> {
     const namespace = this.options.namespace;
-    // Every pod exists before any is bound: a gang is never partly bound.
-    for (const placement of placements) {
+    // Every pod exists before any is bound: a gang is never partly bound. Creates (and then binds)
+    // go out together.
+    await Promise.all(placements.map(async (placement) => {
       const podSet = spec.podSets.find((set) => set.name === placement.podSet)!;
       const body: k8s.V1Pod = {
         metadata: { name: podName(jobId, attempt, placement.pod), labels: { [jobLabel]: jobId, [attemptLabel]: String(attempt), [podLabel]: placement.pod } },
@@ -99,11 +100,11 @@ export class KubernetesExecutor implements Executor {
         },
       };
       await ignoreConflict(this.core.createNamespacedPod({ namespace, body }));
-    }
-    for (const placement of placements) {
+    }));
+    await Promise.all(placements.map(async (placement) => {
       const name = podName(jobId, attempt, placement.pod);
       await ignoreConflict(this.core.createNamespacedBinding({ namespace, body: { metadata: { name }, target: { apiVersion: 'v1', kind: 'Node', name: placement.node } } }));
-    }
+    }));
   }
 
   private async deletePods(jobId: string, attempt: number): Promise<void> {

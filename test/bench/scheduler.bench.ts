@@ -12,10 +12,16 @@
  * gangs, quotas or fairness: for each pod, filter every node and score the feasible ones (fewest free
  * GPUs left, a bin-packing score), then bind. `ratio` is ours / baseline pods per second.
  *
- * Settings: SCHEDULER_BENCH_JOBS (default 6,000), SCHEDULER_BENCH_WAVE (200), SCHEDULER_BENCH_NODES (2,000).
+ * Then, on a real kube-apiserver (test/bench/scheduler-kube.ts), 120 gangs of 4 pods x 2 GPUs on 100
+ * 8-GPU nodes (demand above capacity) scheduled by Troupe's Kubernetes executor and by the real
+ * kube-scheduler: pods/s for each and the number of partially placed gangs (`kube` in the JSON).
+ *
+ * Settings: SCHEDULER_BENCH_JOBS (default 6,000), SCHEDULER_BENCH_WAVE (200), SCHEDULER_BENCH_NODES (2,000),
+ * SCHEDULER_BENCH_KUBE (0 skips the API server part), SCHEDULER_BENCH_KUBE_NODES (100).
  */
 import { emptyState, resolveConfig, step, type JobSpecInput, type NodeSpec, type SchedulerEffect, type SchedulerState } from '../../actors/scheduler/index.js';
 import { createRng } from '../../runtime/rng.js';
+import { runKubeBench, type KubeBenchResult } from './scheduler-kube.js';
 
 const H100 = 'NVIDIA-H100-80GB-HBM3';
 const A100 = 'NVIDIA-A100-SXM4-80GB';
@@ -152,9 +158,20 @@ const baseline = runBaseline(specs);
 const troupe = runTroupe(specs);
 console.log(`troupe core: ${troupe.pods} pods in ${troupe.coreMs} ms (${troupe.podsPerSecond} pods/s), time-to-admit p50 ${troupe.admitP50Ms} ms p99 ${troupe.admitP99Ms} ms, ${troupe.refused} refused`);
 console.log(`baseline per-pod filter+score: ${baseline.pods} pods (${baseline.podsPerSecond} pods/s), ${baseline.partialGangs} gangs left partially placed`);
+// The real API server part: Troupe's executor beside the real kube-scheduler on the same gangs.
+let kube: KubeBenchResult | { error: string } = { error: 'skipped (SCHEDULER_BENCH_KUBE=0)' };
+if (process.env.SCHEDULER_BENCH_KUBE !== '0') {
+  try {
+    kube = await runKubeBench({ nodes: Number(process.env.SCHEDULER_BENCH_KUBE_NODES ?? '100'), gangs: 120, podsPerGang: 4, gpusPerPod: 2 });
+    console.log(`kube-apiserver: troupe ${kube.troupe.podsPerSecond} pods/s (${kube.troupe.boundPods} bound, ${kube.troupe.partialGangs} partial gangs); kube-scheduler ${kube.kubeScheduler.podsPerSecond} pods/s (${kube.kubeScheduler.boundPods} bound, ${kube.kubeScheduler.partialGangs} partial gangs)`);
+  } catch (error) {
+    kube = { error: error instanceof Error ? error.message.slice(0, 500) : String(error) };
+  }
+}
 console.log(JSON.stringify({
-  bench: 'scheduler', nodes: nodeCount, jobs: jobCount, wave,
+  bench: 'scheduler', nodes: nodeCount, jobs: jobCount, wave, kube,
   podsPerSecond: troupe.podsPerSecond, pods: troupe.pods, admitP50Ms: troupe.admitP50Ms, admitP99Ms: troupe.admitP99Ms, partialGangs: 0,
   baseline: { name: 'per-pod filter+score, no gangs', podsPerSecond: baseline.podsPerSecond, pods: baseline.pods, partialGangs: baseline.partialGangs },
   ratio: Number((troupe.podsPerSecond / baseline.podsPerSecond).toFixed(3)),
+  kubeRatio: 'troupe' in kube ? Number((kube.troupe.podsPerSecond / kube.kubeScheduler.podsPerSecond).toFixed(3)) : null,
 }));
