@@ -17,3 +17,4 @@ export { LocalExecutor, type ExecutorReport, type LocalExecutorOptions } from '.
 export { MemoryJobStore, SchedulerHost, type Executor, type JobStore, type SchedulerHostOptions } from './host.js';
 export { schedulerMetricsText, schedulerStatus, type QueueStatus, type SchedulerStatus } from './metrics.js';
 export { KubernetesExecutor, podName, type KubernetesExecutorOptions } from './k8s.js';
+export { JobStoreError, KvJobStore, type KvTextClient } from './kv-store.js';
