@@ -15,6 +15,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { kafkaVersion, startKafka } from './kafka.js';
+import { ensureKubernetesBinaries, kubernetesVersion } from './kubernetes.js';
 import { startPglite } from './pglite.js';
 import { startPostgres } from './postgres.js';
 import { killAllNow, reapStale, reapTestChildren, testRunVariable } from './process.js';
@@ -71,6 +72,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const existing = process.env[environmentKeys[name]];
     if (existing !== undefined && existing !== '') addresses[name] = existing;
     else if (selected.has(name)) toStart.push(name);
+  }
+  // The scheduler's Kubernetes tests start their own API server per file; its binaries are built
+  // (once, into the cache, minutes on a fresh machine) here, so no test file pays for the build.
+  if (selected.size === serviceNames.length) {
+    const startedAtMs = Date.now();
+    ensureKubernetesBinaries();
+    console.log(`[services] kube-apiserver ${kubernetesVersion} binaries ready in ${((Date.now() - startedAtMs) / 1000).toFixed(1)} s`);
   }
   const runId = String(process.pid);
   process.env[testRunVariable] = runId;
