@@ -72,7 +72,7 @@ async function settle(core: k8s.CoreV1Api, namespace: string, gangSize: number, 
 }
 
 export async function runKubeBench(options: { nodes: number; gangs: number; podsPerGang: number; gpusPerPod: number }): Promise<KubeBenchResult> {
-  const { scheduler: schedulerBinary } = ensureKubernetesBinaries();
+  const { scheduler: schedulerBinary } = ensureKubernetesBinaries({ scheduler: true });
   const server = await KubeApiServer.start();
   const directory = mkdtempSync(join(tmpdir(), 'troupe-kube-bench-'));
   const kubeConfig = new k8s.KubeConfig();
