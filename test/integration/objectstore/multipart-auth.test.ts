@@ -150,7 +150,7 @@ describe('authentication', () => {
       method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/uploads/shared%20file.txt', query: {},
       headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
     }, { expiresIn: 300, signingDate, unhoistableHeaders: unsent, unsignableHeaders: unsent });
-    const link = (request: { path: string; query: Record<string, unknown> }) => `${local.endpoint}${request.path}?${new URLSearchParams(request.query as Record<string, string>).toString()}`;
+    const link = (request: { path: string; query?: Record<string, unknown> }) => `${local.endpoint}${request.path}?${new URLSearchParams((request.query ?? {}) as Record<string, string>).toString()}`;
     const fresh = await fetch(link(await presign(new Date())));
     expect([fresh.status, await fresh.text()]).toEqual([200, 'presigned bytes']);
     const expired = await fetch(link(await presign(new Date(Date.now() - 301_000))));
