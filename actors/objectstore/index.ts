@@ -26,3 +26,4 @@ export {
 export { decideRead, parseRange, tagsMatch, writeAllowed, type ByteRange, type Preconditions } from './core/conditions.js';
 export { placeKey, encodeContinuationToken, decodeContinuationToken, urlEncodeKey, parseMaxKeys } from './core/listing.js';
 export { checkCompletion, multipartEtag, multipartLimits, type MultipartLimits } from './core/multipart.js';
+export { runS3Cli, parseS3Url, generateCredentials, s3Usage, type S3CliOptions } from './cli.js';
