@@ -28,7 +28,7 @@ describe('npm start with the S3 gateway, and troupe s3', () => {
       expect(output).toMatch(/objectstore {2}\[supervisor objectstore-supervisor\] running/);
       const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
       const [, endpoint, accessKeyId, secretAccessKey] = /S3: +(http:\/\/127\.0\.0\.1:\d+) +export AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)/.exec(output) ?? [];
-      expect(endpoint).toBeDefined();
+      if (endpoint === undefined || accessKeyId === undefined || secretAccessKey === undefined) throw new Error(`no S3 line in the output:\n${output}`);
       const env = { ...process.env, TROUPE_URL: `ws://127.0.0.1:${port}`, TROUPE_TOKEN: 's3-start-token', TROUPE_S3_ENDPOINT: endpoint, TROUPE_S3_ACCESS_KEY: accessKeyId, TROUPE_S3_SECRET_KEY: secretAccessKey };
       const troupe = async (...words: string[]) => {
         const result = await runCli(['s3', ...words], { env });
