@@ -11,6 +11,7 @@ import type { ChecksumAlgorithm } from './core/layout.js';
 import { S3Error } from './errors.js';
 import { isSigned, parseCredential, sha256Hex, unsignedPayload, verifySignature, type SignatureContext, type SignedRequest } from './sigv4.js';
 import type { AccessKeys } from './access-keys.js';
+import { isPresignedV2, presignedV2AccessKey, verifyPresignedV2 } from './sigv2.js';
 import type { BodySource, ExpectedDigests } from './store.js';
 import { xmlBytesMax } from './xml.js';
 
@@ -28,7 +29,7 @@ export interface S3Request {
 }
 
 /** Splits the target into bucket and key; `domains` are the virtual-host base domains. */
-export function addressOf(rawPath: string, host: string | undefined, domains: readonly string[]): { bucket: string | undefined; key: string | undefined } {
+export function addressOf(rawPath: string, host: string | undefined, domains: readonly string[]): { bucket: string | undefined; key: string | undefined; virtualHost: boolean } {
   const hostname = (host ?? '').replace(/:\d+$/, '').toLowerCase();
   const domain = domains.find((candidate) => hostname.endsWith(`.${candidate}`));
   const decode = (text: string): string => {
@@ -41,14 +42,14 @@ export function addressOf(rawPath: string, host: string | undefined, domains: re
   if (domain !== undefined) {
     const bucket = hostname.slice(0, -domain.length - 1);
     const key = decode(rawPath.slice(1));
-    return { bucket, key: key === '' ? undefined : key };
+    return { bucket, key: key === '' ? undefined : key, virtualHost: true };
   }
   const path = rawPath.slice(1);
   const slash = path.indexOf('/');
-  if (path === '') return { bucket: undefined, key: undefined };
-  if (slash < 0) return { bucket: decode(path), key: undefined };
+  if (path === '') return { bucket: undefined, key: undefined, virtualHost: false };
+  if (slash < 0) return { bucket: decode(path), key: undefined, virtualHost: false };
   const key = decode(path.slice(slash + 1));
-  return { bucket: decode(path.slice(0, slash)), key: key === '' ? undefined : key };
+  return { bucket: decode(path.slice(0, slash)), key: key === '' ? undefined : key, virtualHost: false };
 }
 
 /** Parses and authenticates a request; throws S3Error for a bad or unverifiable signature. */
@@ -59,9 +60,14 @@ export async function parseRequest(incoming: IncomingMessage, options: { domains
   const rawQuery = at < 0 ? '' : url.slice(at + 1);
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidRequest', 'the request target must be a path');
   const signed: SignedRequest = { method: incoming.method ?? 'GET', rawPath, rawQuery, headers: incoming.headers };
-  const { bucket, key } = addressOf(rawPath, incoming.headers.host, options.domains);
+  const { bucket, key, virtualHost } = addressOf(rawPath, incoming.headers.host, options.domains);
   let auth: SignatureContext | undefined;
-  if (isSigned(signed)) {
+  if (isPresignedV2(rawQuery)) {
+    const accessKeyId = presignedV2AccessKey(rawQuery);
+    const secret = await options.keys.secretOf(accessKeyId);
+    if (secret === undefined) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
+    auth = verifyPresignedV2(signed, secret, options.nowMs, virtualHost && bucket !== undefined ? `/${bucket}` : '');
+  } else if (isSigned(signed)) {
     const credential = parseCredential(signed);
     const secret = await options.keys.secretOf(credential.accessKeyId);
     if (secret === undefined) throw new S3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: credential.accessKeyId });

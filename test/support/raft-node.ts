@@ -4,7 +4,7 @@
  *
  *   node --import tsx test/support/raft-node.ts --name n1 --port 7401 --data /tmp/n1 --secret s --token t \
  *        --peers n1,n2,n3 [--seeds ws://...] [--advertise ws://...] [--tick-ms 50] [--snapshot-threshold 10000]
- *        [--s3-port 9000 --s3-access-key KEY --s3-secret-key SECRET]
+ *        [--s3-port 9000 --s3-access-key KEY --s3-secret-key SECRET [--s3-domains s3.localhost]]
  *
  * With `--s3-port`, the node also runs the object store's S3 gateway (actors/objectstore) over the group.
  * The replica of node `nX` has id `nX`; its peers are `{ node: nY, path: '/root/raft' }`. Prints one
@@ -44,6 +44,7 @@ const s3Port = args.get('s3-port');
 const s3 = s3Port === undefined ? [] : [objectStoreGateway({
   replicas: peerIds, listen: `127.0.0.1:${s3Port}`,
   credentials: [{ accessKeyId: required('s3-access-key'), secretAccessKey: required('s3-secret-key') }],
+  domains: (args.get('s3-domains') ?? 's3.localhost').split(','),
   // A test's garbage is collected within its run (the defaults wait minutes).
   sweep: { intervalMs: 1_000, garbageGraceMs: 2_000, pendingGraceMs: 60_000 },
 })];

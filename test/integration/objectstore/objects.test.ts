@@ -1,20 +1,20 @@
 /**
- * The S3 gateway with the real AWS SDK (@aws-sdk/client-s3 v3, default checksum settings) over a Raft
- * group on real files: buckets, objects, ranges, conditional requests, copies, listings, versions,
- * and the errors S3 answers with.
+ * The S3 gateway with the real AWS SDK (@aws-sdk/client-s3 v3, default checksum settings) on a 3-node
+ * cluster of real processes: buckets, objects, ranges, conditional requests, copies, listings,
+ * versions, and the errors S3 answers with. Requests go to different nodes' gateways.
  */
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetBucketVersioningCommand, GetObjectCommand, HeadBucketCommand,
   HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalGateway, type LocalGateway } from '../../support/objectstore-local.js';
+import { startGatewayCluster, type GatewayCluster } from '../../support/objectstore-cluster.js';
 
-let local: LocalGateway;
+let local: GatewayCluster;
 let s3: S3Client;
 
 beforeAll(async () => {
-  local = await startLocalGateway();
+  local = await startGatewayCluster();
   s3 = local.client();
 });
 

@@ -1,7 +1,10 @@
 /**
- * Multipart uploads (the SDK's commands and @aws-sdk/lib-storage), checksum settings
- * (WHEN_SUPPORTED, the default, and WHEN_REQUIRED), and authentication: wrong secrets, unknown keys,
- * anonymous requests, presigned URLs and virtual-host-style addressing, all with the real SDK.
+ * On a 3-node cluster of real processes: multipart uploads (the SDK's commands and
+ * @aws-sdk/lib-storage), checksum settings (WHEN_SUPPORTED, the default, and WHEN_REQUIRED),
+ * authentication (wrong secrets, unknown keys, anonymous requests, presigned URLs, virtual-host-style
+ * addressing) with the real JavaScript SDK, and then Python's boto3 from PyPI (installed into the cache
+ * by test/services/s3-peers.ts) through another node: every operation and error as boto3-client.py
+ * reports them.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { Agent } from 'node:http';
@@ -14,14 +17,16 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalGateway, testCredentials, type LocalGateway } from '../../support/objectstore-local.js';
+import { ensureBoto3 } from '../../services/s3-peers.js';
+import { runCommand } from '../../support/children.js';
+import { clusterCredentials as testCredentials, startGatewayCluster, type GatewayCluster } from '../../support/objectstore-cluster.js';
 
-let local: LocalGateway;
+let local: GatewayCluster;
 let s3: S3Client;
 const mebibyte = 1024 * 1024;
 
 beforeAll(async () => {
-  local = await startLocalGateway();
+  local = await startGatewayCluster();
   s3 = local.client();
   await s3.send(new CreateBucketCommand({ Bucket: 'uploads' }));
 });
@@ -123,16 +128,16 @@ describe('authentication', () => {
 
   it('refuses anonymous requests unless the bucket is public-read, and then only reads', async () => {
     await s3.send(new PutObjectCommand({ Bucket: 'uploads', Key: 'public.txt', Body: 'public bytes' }));
-    expect((await fetch(`${local.endpoint}/uploads/public.txt`)).status).toBe(403);
-    const denied = await (await fetch(`${local.endpoint}/uploads/public.txt`)).text();
+    expect((await fetch(`${local.endpoint()}/uploads/public.txt`)).status).toBe(403);
+    const denied = await (await fetch(`${local.endpoint()}/uploads/public.txt`)).text();
     expect(denied).toContain('<Code>AccessDenied</Code>');
     await s3.send(new PutBucketAclCommand({ Bucket: 'uploads', ACL: 'public-read' }));
-    const read = await fetch(`${local.endpoint}/uploads/public.txt`);
+    const read = await fetch(`${local.endpoint()}/uploads/public.txt`);
     expect([read.status, await read.text()]).toEqual([200, 'public bytes']);
-    expect((await fetch(`${local.endpoint}/uploads/public.txt`, { method: 'PUT', body: 'x' })).status).toBe(403);
-    expect((await fetch(`${local.endpoint}/uploads/public.txt`, { method: 'DELETE' })).status).toBe(403);
+    expect((await fetch(`${local.endpoint()}/uploads/public.txt`, { method: 'PUT', body: 'x' })).status).toBe(403);
+    expect((await fetch(`${local.endpoint()}/uploads/public.txt`, { method: 'DELETE' })).status).toBe(403);
     await s3.send(new PutBucketAclCommand({ Bucket: 'uploads', ACL: 'private' }));
-    expect((await fetch(`${local.endpoint}/uploads/public.txt`)).status).toBe(403);
+    expect((await fetch(`${local.endpoint()}/uploads/public.txt`)).status).toBe(403);
   });
 
   it('serves a presigned GET until it expires', async () => {
@@ -144,13 +149,13 @@ describe('authentication', () => {
       digest(): Promise<Uint8Array> { return Promise.resolve(new Uint8Array(this.hash.digest())); }
     };
     const signer = new SignatureV4({ credentials: testCredentials, region: 'us-east-1', service: 's3', sha256, uriEscapePath: false });
-    const url = new URL(local.endpoint);
+    const url = new URL(local.endpoint());
     const unsent = new Set(['x-amz-content-sha256']);
     const presign = (signingDate: Date) => signer.presign({
       method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/uploads/shared%20file.txt', query: {},
       headers: { host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
     }, { expiresIn: 300, signingDate, unhoistableHeaders: unsent, unsignableHeaders: unsent });
-    const link = (request: { path: string; query?: Record<string, unknown> }) => `${local.endpoint}${request.path}?${new URLSearchParams((request.query ?? {}) as Record<string, string>).toString()}`;
+    const link = (request: { path: string; query?: Record<string, unknown> }) => `${local.endpoint()}${request.path}?${new URLSearchParams((request.query ?? {}) as Record<string, string>).toString()}`;
     const fresh = await fetch(link(await presign(new Date())));
     expect([fresh.status, await fresh.text()]).toEqual([200, 'presigned bytes']);
     const expired = await fetch(link(await presign(new Date(Date.now() - 301_000))));
@@ -165,12 +170,48 @@ describe('authentication', () => {
         else callback(null, '127.0.0.1', 4);
       }) as never,
     });
-    const virtual = local.client({ endpoint: `http://s3.localhost:${new URL(local.endpoint).port}`, forcePathStyle: false, requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
+    const virtual = local.client({ endpoint: `http://s3.localhost:${new URL(local.endpoint()).port}`, forcePathStyle: false, requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
     await virtual.send(new PutObjectCommand({ Bucket: 'uploads', Key: 'virtual/host.txt', Body: 'virtual' }));
     const got = await s3.send(new GetObjectCommand({ Bucket: 'uploads', Key: 'virtual/host.txt' }));
     expect(await got.Body!.transformToString()).toBe('virtual');
     const listed = await virtual.send(new ListObjectsV2Command({ Bucket: 'uploads', Prefix: 'virtual/' }));
     expect(listed.Contents?.map((object) => object.Key)).toEqual(['virtual/host.txt']);
     agent.destroy();
+  });
+});
+
+describe('boto3', () => {
+  it('runs every operation and gets S3 answers and errors', async () => {
+    const python = ensureBoto3();
+    const result = await runCommand(python, ['test/integration/objectstore/boto3-client.py'], {
+      env: { ...process.env, S3_ENDPOINT: local.endpoint('n2'), S3_ACCESS_KEY: testCredentials.accessKeyId, S3_SECRET_KEY: testCredentials.secretAccessKey }, timeoutMs: 180_000,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const found = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(found).toEqual({
+      create_again: ['BucketAlreadyOwnedByYou', 409],
+      get: ['hello from boto3', 'text/plain', { who: 'boto' }, true],
+      range: 'from',
+      head: 16,
+      missing_key: ['NoSuchKey', 404],
+      missing_bucket: ['NoSuchBucket', 404],
+      if_none_match: ['PreconditionFailed', 412],
+      if_match_get: ['PreconditionFailed', 412],
+      checksums: ['sum/CRC32', 'sum/SHA1', 'sum/SHA256'],
+      copy: 'hello from boto3',
+      list: [['copy.txt'], ['dir/', 'sum/']],
+      paged: ['copy.txt', 'dir/hello.txt', 'sum/CRC32', 'sum/SHA1', 'sum/SHA256'],
+      list_v1: ['sum/CRC32', 'sum/SHA1', 'sum/SHA256'],
+      multipart: [true, true],
+      uploads: ['aborted'],
+      parts: [1],
+      aborted: ['NoSuchUpload', 404],
+      presigned: 'hello from boto3',
+      presigned_tampered: 403,
+      presigned_v4: 'hello from boto3',
+      deleted: ['copy.txt', 'dir/hello.txt'],
+      not_empty: ['BucketNotEmpty', 409],
+      listed_after_delete: false,
+    });
   });
 });
