@@ -68,6 +68,12 @@ export type BodySource = AsyncIterable<Uint8Array>;
 /** What a written body produced. */
 export interface WrittenData {
   readonly segment: Segment;
+  /**
+   * A body of one chunk or less is not written ahead: its bytes come back here and the publishing
+   * transaction writes them with the record (no intent, one request). Absent when the chunks (and an
+   * intent) were written.
+   */
+  readonly inline?: Uint8Array;
   readonly md5Hex: string;
   readonly checksums: Partial<Record<ChecksumAlgorithm, string>>;
 }
@@ -78,11 +84,24 @@ export interface VersionEntry {
   readonly isLatest: boolean;
 }
 
+/** Body bytes the store holds in memory (chunk buffers being filled, written or read), now and at most. */
+export interface HeldBytes {
+  now: number;
+  max: number;
+}
+
 /** The object store. */
 export class ObjectStore {
   readonly kv: ObjectKv;
   readonly limits: StoreLimits;
+  /** What bodies cost in memory: a request holds at most `chunkBytes * (chunksInFlightMax + 1)`. */
+  readonly held: HeldBytes = { now: 0, max: 0 };
   readonly #env: StoreEnvironment;
+
+  #hold(bytes: number): void {
+    this.held.now += bytes;
+    if (this.held.now > this.held.max) this.held.max = this.held.now;
+  }
 
   constructor(env: StoreEnvironment) {
     this.#env = env;
@@ -166,31 +185,53 @@ export class ObjectStore {
    */
   async writeData(body: BodySource, expected: ExpectedDigests, sizeMax = this.limits.objectBytesMax): Promise<WrittenData> {
     const dataId = this.newId();
-    await this.kv.txn({ compare: [], success: [garbagePut(dataId, { sinceMs: this.now(), pending: true, dataIds: [dataId] })], failure: [] });
+    const intent = { written: false };
     try {
-      return await this.#writeChunks(dataId, body, expected, sizeMax);
+      return await this.#writeChunks(dataId, body, expected, sizeMax, intent);
     } catch (error) {
-      await this.abandon([dataId]).catch(() => undefined);
+      if (intent.written) await this.abandon([dataId]).catch(() => undefined);
       throw error;
     }
   }
 
-  async #writeChunks(dataId: string, body: BodySource, expected: ExpectedDigests, sizeMax: number): Promise<WrittenData> {
+  /** The ops that write an inline body with its publishing transaction (none for an empty body). */
+  static inlineOps(data: WrittenData): KvOp[] {
+    return data.inline !== undefined && data.inline.length > 0 ? [{ type: 'put', key: utf8(chunkKey(data.segment.dataId, 0)), value: data.inline }] : [];
+  }
+
+  /** The intents a publish of `data` must find (none for inline data). */
+  static intentsOf(data: WrittenData): string[] {
+    return data.inline !== undefined ? [] : [data.segment.dataId];
+  }
+
+  async #writeChunks(dataId: string, body: BodySource, expected: ExpectedDigests, sizeMax: number, intent: { written: boolean }): Promise<WrittenData> {
     const algorithms = [...(expected.checksums?.keys() ?? [])];
     const digests = new BodyDigests({ sha256: expected.sha256Hex !== undefined, algorithms });
     const { chunkBytes, chunksInFlightMax } = this.limits;
     const inFlight = new Set<Promise<unknown>>();
     let failure: unknown;
     let chunk = Buffer.allocUnsafe(chunkBytes);
+    this.#hold(chunkBytes);
     let filled = 0;
     let index = 0;
     const flush = async (): Promise<void> => {
+      if (!intent.written) {
+        // The first chunk to write ahead of the publish: record the intent first, so the sweeper can
+        // collect the chunks of an upload that never publishes.
+        await this.kv.txn({ compare: [], success: [garbagePut(dataId, { sinceMs: this.now(), pending: true, dataIds: [dataId] })], failure: [] });
+        intent.written = true;
+      }
       const value = filled === chunkBytes ? chunk : Buffer.from(chunk.subarray(0, filled));
       const write = this.kv.txn({ compare: [], success: [{ type: 'put', key: utf8(chunkKey(dataId, index)), value }], failure: [] });
       index += 1;
       chunk = Buffer.allocUnsafe(chunkBytes);
+      this.#hold(chunkBytes);
       filled = 0;
-      const tracked: Promise<unknown> = write.then(() => inFlight.delete(tracked), (error: unknown) => { failure ??= error; inFlight.delete(tracked); });
+      const settled = (): void => {
+        inFlight.delete(tracked);
+        this.held.now -= chunkBytes;
+      };
+      const tracked: Promise<unknown> = write.then(settled, (error: unknown) => { failure ??= error; settled(); });
       inFlight.add(tracked);
       // Back-pressure: the body is not read further until a chunk write completes.
       while (inFlight.size >= chunksInFlightMax) await Promise.race(inFlight);
@@ -209,9 +250,11 @@ export class ObjectStore {
           if (filled === chunkBytes) await flush();
         }
       }
-      if (filled > 0) await flush();
+      if (filled > 0 && intent.written) await flush();
     } finally {
       await Promise.allSettled(inFlight);
+      // The buffer being filled when the body ended (or failed).
+      this.held.now -= chunkBytes;
     }
     if (failure !== undefined) throw failure;
     const size = digests.bytes;
@@ -227,7 +270,8 @@ export class ObjectStore {
       if (value === undefined) throw new S3Error('InvalidRequest', `the ${algorithm} checksum announced in x-amz-trailer did not arrive`);
       if (value.trim() !== finished.checksums[algorithm]) throw new S3Error('BadDigest', `The ${algorithm} you specified did not match the calculated checksum.`);
     }
-    return { segment: { dataId, size, chunkBytes }, md5Hex: finished.md5Hex, checksums: finished.checksums };
+    const inline = intent.written ? {} : { inline: Buffer.from(chunk.subarray(0, filled)) };
+    return { segment: { dataId, size, chunkBytes }, md5Hex: finished.md5Hex, checksums: finished.checksums, ...inline };
   }
 
   /** Turns data ids into garbage collectable at once (their intent, if any, is replaced). */
@@ -286,13 +330,19 @@ export class ObjectStore {
   async putObject(bucketName: string, key: string, body: BodySource, fields: ObjectFields, expected: ExpectedDigests, conditions?: Pick<Preconditions, 'ifMatch' | 'ifNoneMatch'>): Promise<ObjectRecord> {
     checkKey(key);
     checkMetadata(fields.metadata, this.limits.metadataBytesMax);
-    await this.bucket(bucketName);
-    if (conditions?.ifNoneMatch !== undefined || conditions?.ifMatch !== undefined) await this.#precheck(bucketName, key, conditions);
+    // A body larger than one chunk is written ahead: fail early (before reading it) on a missing
+    // bucket or a condition that already fails. The publish checks both again either way.
+    if (expected.length === undefined || expected.length > this.limits.chunkBytes) {
+      await this.bucket(bucketName);
+      if (conditions?.ifNoneMatch !== undefined || conditions?.ifMatch !== undefined) await this.#precheck(bucketName, key, conditions);
+    }
     const data = await this.writeData(body, expected);
     try {
-      return await this.publish(bucketName, (bucket) => this.objectRecord(bucket, key, fields, { size: data.segment.size, etag: data.md5Hex, segments: [data.segment], checksums: data.checksums }), { key, intents: [data.segment.dataId], ...(conditions ? { conditions } : {}) });
+      return await this.publish(bucketName, (bucket) => this.objectRecord(bucket, key, fields, { size: data.segment.size, etag: data.md5Hex, segments: [data.segment], checksums: data.checksums }), {
+        key, intents: ObjectStore.intentsOf(data), ...(conditions ? { conditions } : {}), extra: () => ({ ops: ObjectStore.inlineOps(data) }),
+      });
     } catch (error) {
-      await this.abandon([data.segment.dataId]).catch(() => undefined);
+      if (data.inline === undefined) await this.abandon([data.segment.dataId]).catch(() => undefined);
       throw error;
     }
   }
@@ -352,20 +402,28 @@ export class ObjectStore {
   async *readData(record: ObjectRecord, range: ByteRange): AsyncGenerator<Uint8Array, void, void> {
     if (record.size === 0) return;
     const slices = chunkSlices(record.segments, range.first, range.last);
-    const pending: Array<Promise<Uint8Array>> = [];
+    const pending: Array<Promise<{ piece: Uint8Array; bytes: number }>> = [];
     let next = 0;
-    const fetch = (slice: (typeof slices)[number]): Promise<Uint8Array> => this.kv.read([rangeOf(chunkKey(slice.dataId, slice.index))]).then(([answer]) => {
+    let holding = 0;
+    const fetch = (slice: (typeof slices)[number]): Promise<{ piece: Uint8Array; bytes: number }> => this.kv.read([rangeOf(chunkKey(slice.dataId, slice.index))]).then(([answer]) => {
       const value = answer!.kvs[0]?.value;
       if (value === undefined || value.length < slice.end) throw new S3Error('InternalError', 'a data chunk of this object is missing (the object was replaced while it was read)');
-      return value.subarray(slice.start, slice.end);
+      // The whole chunk value stays referenced until its slice has been consumed.
+      holding += value.length;
+      this.#hold(value.length);
+      return { piece: value.subarray(slice.start, slice.end), bytes: value.length };
     });
     try {
       while (next < slices.length || pending.length > 0) {
         while (next < slices.length && pending.length < this.limits.chunksInFlightMax) pending.push(fetch(slices[next++]!));
-        yield await pending.shift()!;
+        const { piece, bytes } = await pending.shift()!;
+        yield piece;
+        holding -= bytes;
+        this.held.now -= bytes;
       }
     } finally {
       await Promise.allSettled(pending);
+      this.held.now -= holding;
     }
   }
 
@@ -451,13 +509,14 @@ export class ObjectStore {
     if (query.maxKeys === 0) return { contents, commonPrefixes, truncated: false };
     for (;;) {
       const wanted = query.maxKeys - contents.length - commonPrefixes.length + 1;
-      const [page] = await this.kv.read([{ type: 'range', key: start, rangeEnd: end, limit: Math.min(wanted, 1000) }]);
+      // One more than the page needs: the extra key says whether the listing is truncated.
+      const [page] = await this.kv.read([{ type: 'range', key: start, rangeEnd: end, limit: Math.min(wanted, 2000) }]);
       let jumped = false;
       for (const kv of page!.kvs) {
         const key = objectKeyOf(bucketName, fromUtf8(kv.key));
         const placement = placeKey(key, query);
-        const isMarker = placement.type === 'commonPrefix' ? false : JSON.parse(fromUtf8(kv.value)).deleteMarker === true;
-        if (isMarker) {
+        const record = placement.type === 'content' ? decodeRecord<ObjectRecord>(kv.value) : undefined;
+        if (record?.deleteMarker === true) {
           start = keySuccessor(kv.key);
           continue;
         }
@@ -468,11 +527,11 @@ export class ObjectStore {
           break;
         }
         if (contents.length + commonPrefixes.length === query.maxKeys) return { contents, commonPrefixes, truncated: true, ...(last !== undefined ? { nextAfter: last } : {}) };
-        if (placement.type === 'content') {
-          contents.push(decodeRecord<ObjectRecord>(kv.value));
+        if (record !== undefined) {
+          contents.push(record);
           last = key;
           start = keySuccessor(kv.key);
-        } else {
+        } else if (placement.type === 'commonPrefix') {
           commonPrefixes.push(placement.prefix);
           last = placement.prefix;
           start = prefixEnd(utf8(objectKey(bucketName, placement.prefix)));

@@ -13,7 +13,7 @@ import {
 } from './core/layout.js';
 import { checkCompletion, multipartEtag, multipartLimits, type MultipartLimits, type RequestedPart } from './core/multipart.js';
 import { S3Error } from './errors.js';
-import { checkKey, type BodySource, type ExpectedDigests, type ObjectFields, type ObjectStore } from './store.js';
+import { ObjectStore, checkKey, type BodySource, type ExpectedDigests, type ObjectFields } from './store.js';
 
 /** Multipart operations over one store. */
 export class Uploads {
@@ -64,13 +64,14 @@ export class Uploads {
       const outcome = await this.#store.kv.txn({
         compare: [
           { key: uploadKv, target: 'version', operator: '>', value: 0 },
-          { key: utf8(`s3/g/${data.segment.dataId}`), target: 'version', operator: '>', value: 0 },
+          ...ObjectStore.intentsOf(data).map((id) => ({ key: utf8(`s3/g/${id}`), target: 'version' as const, operator: '>' as const, value: 0 })),
           previous === undefined ? { key: utf8(partKey(uploadId, partNumber)), target: 'version', operator: '=', value: 0 } : { key: previous.key, target: 'modRevision', operator: '=', value: previous.modRevision },
         ],
         success: [
           { type: 'put', key: utf8(partKey(uploadId, partNumber)), value: encodeRecord(part) },
           { type: 'put', key: uploadKv, value: encodeRecord(upload) },
-          { type: 'deleteRange', key: utf8(`s3/g/${data.segment.dataId}`) },
+          ...ObjectStore.intentsOf(data).map((id) => ({ type: 'deleteRange' as const, key: utf8(`s3/g/${id}`) })),
+          ...ObjectStore.inlineOps(data),
           ...(replaced.length > 0 ? [garbagePut(this.#store.newId(), { sinceMs: this.#store.now(), pending: false, dataIds: replaced })] : []),
         ],
         failure: [rangeOf(uploadKey(bucketName, key, uploadId))],
@@ -78,11 +79,11 @@ export class Uploads {
       if (outcome.succeeded) return part;
       const uploadNow = outcome.responses[0];
       if (uploadNow?.type === 'range' && uploadNow.kvs.length === 0) {
-        await this.#store.abandon([data.segment.dataId]).catch(() => undefined);
+        if (data.inline === undefined) await this.#store.abandon([data.segment.dataId]).catch(() => undefined);
         throw noSuchUpload(uploadId);
       }
     }
-    await this.#store.abandon([data.segment.dataId]).catch(() => undefined);
+    if (data.inline === undefined) await this.#store.abandon([data.segment.dataId]).catch(() => undefined);
     throw new S3Error('SlowDown', 'the part is being written too often; retry');
   }
 
