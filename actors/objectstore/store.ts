@@ -215,14 +215,12 @@ export class ObjectStore {
     let filled = 0;
     let index = 0;
     const flush = async (): Promise<void> => {
-      if (!intent.written) {
-        // The first chunk to write ahead of the publish: record the intent first, so the sweeper can
-        // collect the chunks of an upload that never publishes.
-        await this.kv.txn({ compare: [], success: [garbagePut(dataId, { sinceMs: this.now(), pending: true, dataIds: [dataId] })], failure: [] });
-        intent.written = true;
-      }
       const value = filled === chunkBytes ? chunk : Buffer.from(chunk.subarray(0, filled));
-      const write = this.kv.txn({ compare: [], success: [{ type: 'put', key: utf8(chunkKey(dataId, index)), value }], failure: [] });
+      // The first chunk written ahead of the publish carries the intent in its transaction, so the
+      // sweeper can collect the chunks of an upload that never publishes.
+      const intentOps: KvOp[] = intent.written ? [] : [garbagePut(dataId, { sinceMs: this.now(), pending: true, dataIds: [dataId] })];
+      intent.written = true;
+      const write = this.kv.txn({ compare: [], success: [...intentOps, { type: 'put', key: utf8(chunkKey(dataId, index)), value }], failure: [] });
       index += 1;
       chunk = Buffer.allocUnsafe(chunkBytes);
       this.#hold(chunkBytes);
@@ -233,6 +231,8 @@ export class ObjectStore {
       };
       const tracked: Promise<unknown> = write.then(settled, (error: unknown) => { failure ??= error; settled(); });
       inFlight.add(tracked);
+      // The intent commits before any other chunk is written: no chunk is ever without its intent.
+      if (intentOps.length > 0) await tracked;
       // Back-pressure: the body is not read further until a chunk write completes.
       while (inFlight.size >= chunksInFlightMax) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
@@ -402,24 +402,31 @@ export class ObjectStore {
   async *readData(record: ObjectRecord, range: ByteRange): AsyncGenerator<Uint8Array, void, void> {
     if (record.size === 0) return;
     const slices = chunkSlices(record.segments, range.first, range.last);
-    const pending: Array<Promise<{ piece: Uint8Array; bytes: number }>> = [];
+    // Chunks are read in batches (one KV read each, at one revision), two batches in flight: at most
+    // `chunksInFlightMax` chunks held, half the reads of one chunk per read.
+    const batchChunks = Math.max(1, Math.floor(this.limits.chunksInFlightMax / 2));
+    const batches: Array<typeof slices> = [];
+    for (let index = 0; index < slices.length; index += batchChunks) batches.push(slices.slice(index, index + batchChunks));
+    type Fetched = Array<{ piece: Uint8Array; bytes: number }>;
+    const pending: Array<Promise<Fetched>> = [];
     let next = 0;
     let holding = 0;
-    const fetch = (slice: (typeof slices)[number]): Promise<{ piece: Uint8Array; bytes: number }> => this.kv.read([rangeOf(chunkKey(slice.dataId, slice.index))]).then(([answer]) => {
-      const value = answer!.kvs[0]?.value;
+    const fetch = (batch: typeof slices): Promise<Fetched> => this.kv.read(batch.map((slice) => rangeOf(chunkKey(slice.dataId, slice.index)))).then((answers) => batch.map((slice, position) => {
+      const value = answers[position]!.kvs[0]?.value;
       if (value === undefined || value.length < slice.end) throw new S3Error('InternalError', 'a data chunk of this object is missing (the object was replaced while it was read)');
       // The whole chunk value stays referenced until its slice has been consumed.
       holding += value.length;
       this.#hold(value.length);
       return { piece: value.subarray(slice.start, slice.end), bytes: value.length };
-    });
+    }));
     try {
-      while (next < slices.length || pending.length > 0) {
-        while (next < slices.length && pending.length < this.limits.chunksInFlightMax) pending.push(fetch(slices[next++]!));
-        const { piece, bytes } = await pending.shift()!;
-        yield piece;
-        holding -= bytes;
-        this.held.now -= bytes;
+      while (next < batches.length || pending.length > 0) {
+        while (next < batches.length && pending.length < 2) pending.push(fetch(batches[next++]!));
+        for (const { piece, bytes } of await pending.shift()!) {
+          yield piece;
+          holding -= bytes;
+          this.held.now -= bytes;
+        }
       }
     } finally {
       await Promise.allSettled(pending);
