@@ -9,40 +9,28 @@ import { createHash } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../support/net.js';
-import { RaftProcessCluster } from '../../support/raft-cluster.js';
-import { waitFor } from '../../support/wait.js';
+import { startGatewayCluster, type GatewayCluster } from '../../support/objectstore-cluster.js';
 
-const credentials = { accessKeyId: 'TROUPECLUSTERKEY0001', secretAccessKey: 'troupe-cluster-secret-000000000000000000' };
 const names = ['n1', 'n2', 'n3'];
-const ports = new Map<string, number>();
-let cluster: RaftProcessCluster;
+let gateways: GatewayCluster;
 const clients = new Map<string, S3Client>();
 
 function client(name: string): S3Client {
   let found = clients.get(name);
   if (found === undefined) {
-    found = new S3Client({ endpoint: `http://127.0.0.1:${ports.get(name)!}`, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
+    found = gateways.client({}, name);
     clients.set(name, found);
   }
   return found;
 }
 
 beforeAll(async () => {
-  for (const name of names) ports.set(name, await freePort());
-  cluster = await RaftProcessCluster.start({
-    names, proxied: false,
-    nodeArgs: (name) => ['--s3-port', String(ports.get(name)!), '--s3-access-key', credentials.accessKeyId, '--s3-secret-key', credentials.secretAccessKey],
-  });
-  await cluster.leader();
-  // Each gateway answers once its node is up (its listener starts with the node).
-  for (const name of names) await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.get(name)!}/`).catch(() => undefined))?.status === 403, { timeoutMs: 60_000, what: `the gateway of ${name}` });
+  gateways = await startGatewayCluster({ names });
   await client('n1').send(new CreateBucketCommand({ Bucket: 'cluster' }));
 });
 
 afterAll(async () => {
-  for (const found of clients.values()) found.destroy();
-  await cluster?.stop();
+  await gateways?.stop();
 });
 
 function pattern(bytes: number, seed: number): Buffer {
@@ -74,6 +62,7 @@ describe('an S3 gateway on every node of a 3-process cluster', () => {
   });
 
   it('reads an object acknowledged before a kill -9 of the leader back byte for byte after it', async () => {
+    const cluster = gateways.cluster;
     const leader = await cluster.leader();
     const survivors = names.filter((name) => name !== leader);
     const small = pattern(1024 * 1024 + 17, 7);
@@ -93,7 +82,7 @@ describe('an S3 gateway on every node of a 3-process cluster', () => {
     await cluster.restart(leader);
     clients.get(leader)?.destroy();
     clients.delete(leader);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${ports.get(leader)!}/`).catch(() => undefined))?.status === 403, { timeoutMs: 60_000, what: `the gateway of the restarted ${leader}` });
+    await gateways.ready(leader);
     expect(await read(leader, 'before-kill/small')).toBe(sha(small));
     expect(await read(leader, 'before-kill/large')).toBe(sha(large));
     const listed = await client(leader).send(new ListObjectsV2Command({ Bucket: 'cluster' }));
