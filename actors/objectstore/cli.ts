@@ -17,8 +17,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { createAccessKey, deleteAccessKey, listAccessKeys, type S3Credentials } from './access-keys.js';
 import type { ObjectKv } from './kv.js';
 
@@ -51,7 +50,10 @@ export async function runS3Cli(words: readonly string[], options: S3CliOptions):
     options.write('set TROUPE_S3_ACCESS_KEY and TROUPE_S3_SECRET_KEY (npm start prints a pair; troupe s3 keys create makes one)');
     return 2;
   }
-  const client = new S3Client({ endpoint: options.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: options.credentials });
+  // The SDK loads only for these commands (nodes that import this component never pay for it).
+  const { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, S3Client: Client } = await import('@aws-sdk/client-s3');
+  const { Upload } = await import('@aws-sdk/lib-storage');
+  const client: S3Client = new Client({ endpoint: options.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: options.credentials });
   try {
     switch (action) {
       case 'mb':
