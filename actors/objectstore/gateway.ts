@@ -100,7 +100,7 @@ export class S3Gateway {
     const requestId = newId().slice(0, 16).toUpperCase();
     response.setHeader('x-amz-request-id', requestId);
     response.setHeader('server', 'troupe-s3');
-    if (this.stats.active >= (this.#options.requestsMax ?? 256)) {
+    if (this.stats.active >= (this.#options.requestsMax ?? 64)) {
       this.stats.refused += 1;
       return this.#fail(incoming, response, new S3Error('SlowDown', 'Please reduce your request rate.'), requestId);
     }

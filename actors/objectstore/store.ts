@@ -32,7 +32,7 @@ export interface StoreLimits {
 }
 
 export const storeLimits: StoreLimits = {
-  chunkBytes: 256 * 1024, chunksInFlightMax: 4, objectBytesMax: 5 * 1024 * 1024 * 1024, publishAttemptsMax: 16, metadataBytesMax: 2048,
+  chunkBytes: 1024 * 1024, chunksInFlightMax: 4, objectBytesMax: 5 * 1024 * 1024 * 1024, publishAttemptsMax: 16, metadataBytesMax: 2048,
 };
 
 /** What a store needs besides the KV: time and unique ids. */
@@ -243,11 +243,12 @@ export class ObjectStore {
         if (digests.bytes > sizeMax) throw new S3Error('EntityTooLarge', `Your proposed upload exceeds the maximum allowed size (${sizeMax} bytes)`);
         let offset = 0;
         while (offset < piece.length) {
+          // A full chunk is written once more bytes follow it: a body of exactly one chunk stays inline.
+          if (filled === chunkBytes) await flush();
           const take = Math.min(chunkBytes - filled, piece.length - offset);
           chunk.set(piece.subarray(offset, offset + take), filled);
           filled += take;
           offset += take;
-          if (filled === chunkBytes) await flush();
         }
       }
       if (filled > 0 && intent.written) await flush();

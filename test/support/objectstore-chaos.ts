@@ -108,10 +108,10 @@ const contended = ['k0', 'k1', 'l/0', 'l/1', 'l/2'];
 const bucket = 'chaos';
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The body of a ledger object: 600 KiB derived from its value (three chunks). */
+/** The body of a ledger object: 1.5 MiB derived from its value (two chunks, so never written inline). */
 function ledgerBody(value: string): Buffer {
   const seed = createHash('sha256').update(value).digest();
-  const body = Buffer.alloc(600 * 1024);
+  const body = Buffer.alloc(1536 * 1024);
   for (let offset = 0; offset < body.length; offset += seed.length) seed.copy(body, offset);
   return body;
 }

@@ -1,7 +1,7 @@
 /**
  * Streaming, not buffering: a 64 MiB object goes through the gateway (PUT from a generated stream,
  * GET hashed as it arrives) while the gateway holds at most `chunkBytes * (chunksInFlightMax + 1)` body
- * bytes per request (1.25 MiB with the defaults), counted where the buffers are allocated and
+ * bytes per request (5 MiB with the defaults), counted where the buffers are allocated and
  * released (ObjectStore.held). The KV below it holds what Raft keeps; this bounds the gateway's part.
  */
 import { createHash } from 'node:crypto';

@@ -6,7 +6,7 @@
  */
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Error, chunkKey, objectKey, prefixEnd, sweepDefaults, sweepOnce, utf8, type ObjectRecord } from '../../../actors/objectstore/index.js';
+import { S3Error, chunkKey, objectKey, prefixEnd, storeLimits, sweepDefaults, sweepOnce, utf8, type ObjectRecord } from '../../../actors/objectstore/index.js';
 import { startLocalGateway, type LocalGateway } from '../../support/objectstore-local.js';
 
 let local: LocalGateway;
@@ -39,7 +39,7 @@ async function* bodyOf(bytes: number): AsyncGenerator<Uint8Array, void, void> {
 
 describe('the sweeper', () => {
   it('collects the chunks of an overwritten and of a deleted object after the grace period, not before', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: 'garbage', Key: 'replaced', Body: Buffer.alloc(600 * 1024, 1) }));
+    await s3.send(new PutObjectCommand({ Bucket: 'garbage', Key: 'replaced', Body: Buffer.alloc(storeLimits.chunkBytes * 2 + 1000, 1) }));
     const old = (await record('replaced')).segments[0]!.dataId;
     await s3.send(new PutObjectCommand({ Bucket: 'garbage', Key: 'replaced', Body: 'new' }));
     const current = (await record('replaced')).segments[0]!.dataId;
@@ -59,7 +59,7 @@ describe('the sweeper', () => {
 
   it('collects the data of an upload that never published after the intent grace, and that upload cannot publish then', async () => {
     const store = local.gateway.store;
-    const written = await store.writeData(bodyOf(300 * 1024), {});
+    const written = await store.writeData(bodyOf(storeLimits.chunkBytes + 1000), {});
     expect(await chunksOf(written.segment.dataId)).toBe(2);
     await sweepOnce(store.kv, Date.now() + sweepDefaults.garbageGraceMs + 1_000);
     expect(await chunksOf(written.segment.dataId)).toBe(2);
