@@ -44,6 +44,9 @@ export interface GatewayStats {
 
 export const newId = (): string => randomBytes(16).toString('hex');
 
+/** Subresources an anonymous reader of a public bucket may not ask for (its configuration, uploads, versions). */
+const anonymousSubresources = new Set(['acl', 'versioning', 'versions', 'uploads', 'uploadId', 'location', 'policy', 'tagging', 'cors', 'lifecycle']);
+
 /** A running S3 gateway. */
 export class S3Gateway {
   readonly store: ObjectStore;
@@ -118,11 +121,12 @@ export class S3Gateway {
     }
   }
 
-  /** Anonymous requests may only read a bucket marked public-read. */
+  /** Anonymous requests may only read objects and listings of a bucket marked public-read. */
   async #authorize(request: S3Request): Promise<void> {
     if (request.auth !== undefined) return;
     const reading = request.method === 'GET' || request.method === 'HEAD';
-    if (reading && request.bucket !== undefined && request.query.size === 0 || reading && request.bucket !== undefined && (request.query.has('list-type') || request.query.has('prefix'))) {
+    const subresource = [...request.query.keys()].some((name) => anonymousSubresources.has(name));
+    if (reading && request.bucket !== undefined && !subresource) {
       const bucket = await this.store.bucket(request.bucket).catch(() => undefined);
       if (bucket?.record.publicRead === true) return;
     }

@@ -9,7 +9,7 @@ import { AwsChunkedDecoder } from './chunked.js';
 import { BodyDigests, checkContentMd5, checksumAlgorithms, parseChecksumAlgorithm } from './checksums.js';
 import type { ChecksumAlgorithm } from './core/layout.js';
 import { S3Error } from './errors.js';
-import { isSigned, parseCredential, sha256Hex, unsignedPayload, verifySignature, type SignatureContext, type SignedRequest } from './sigv4.js';
+import { isSigned, parseCredential, unsignedPayload, verifySignature, type SignatureContext, type SignedRequest } from './sigv4.js';
 import type { AccessKeys } from './access-keys.js';
 import { isPresignedV2, presignedV2AccessKey, verifyPresignedV2 } from './sigv2.js';
 import type { BodySource, ExpectedDigests } from './store.js';
@@ -169,4 +169,3 @@ export async function smallBody(request: S3Request): Promise<string> {
   return Buffer.concat(pieces).toString('utf8');
 }
 
-export { sha256Hex };

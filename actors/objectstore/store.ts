@@ -612,5 +612,3 @@ function checkMetadata(metadata: Readonly<Record<string, string>>, bytesMax: num
   const bytes = Object.entries(metadata).reduce((total, [name, value]) => total + utf8(name).length + utf8(value).length, 0);
   if (bytes > bytesMax) throw new S3Error('InvalidArgument', `Your metadata headers exceed the maximum allowed metadata size (${bytesMax} bytes)`);
 }
-
-export { garbageKey };

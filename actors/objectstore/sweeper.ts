@@ -6,7 +6,7 @@
  * progress keeps writing chunks); a replaced object's grace lets reads that started before the
  * replacement finish.
  */
-import { dataPrefix, decodeRecord, encodeRecord, fromUtf8, garbagePrefix, prefixEnd, prefixRange, utf8, type GarbageRecord } from './core/layout.js';
+import { dataPrefix, decodeRecord, encodeRecord, garbagePrefix, prefixEnd, prefixRange, utf8, type GarbageRecord } from './core/layout.js';
 import type { KvOp } from '../storage/index.js';
 import type { ObjectKv } from './kv.js';
 
@@ -48,5 +48,3 @@ export async function sweepOnce(kv: ObjectKv, nowMs: number, options: SweepOptio
   }
   return { examined: answer!.kvs.length, collected, more: answer!.more };
 }
-
-export { fromUtf8 };

@@ -8,7 +8,7 @@
 import type { KvKeyValue } from '../storage/index.js';
 import type { Preconditions } from './core/conditions.js';
 import {
-  decodeRecord, encodeRecord, fromUtf8, garbagePut, partKey, partsPrefix, prefixEnd, prefixRange, rangeOf, uploadKey, uploadsPrefix, utf8, keySuccessor,
+  decodeRecord, encodeRecord, garbagePut, partKey, partsPrefix, prefixEnd, prefixRange, rangeOf, uploadKey, uploadsPrefix, utf8, keySuccessor,
   type ChecksumAlgorithm, type ObjectRecord, type PartRecord, type UploadRecord,
 } from './core/layout.js';
 import { checkCompletion, multipartEtag, multipartLimits, type MultipartLimits, type RequestedPart } from './core/multipart.js';
@@ -160,5 +160,3 @@ export class Uploads {
 function noSuchUpload(uploadId: string): S3Error {
   return new S3Error('NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: uploadId });
 }
-
-export { fromUtf8 };
