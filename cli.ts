@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `troupe` binary: the cluster's commands (start, tree, members, send, ask) plus the components'
- * commands (storage, pipeline, kv, workflow, mvba). Each component command parses its own subcommand and prints plain data.
+ * commands (storage, pipeline, kv, workflow, mvba, s3). Each component command parses its own subcommand and prints plain data.
  */
 import { pathToFileURL } from 'node:url';
 import { inspectStorage, verifyStorage } from './actors/storage/index.js';
 import { ingestionServiceId, miniLmEmbedder, pipelineReplayCommand, pipelineSearchCommand, pipelineStatusCommand, startIngestionService, type Embedder } from './actors/pipeline/index.js';
 import { mvbaKeygen } from './actors/mvba/index.js';
+import { KvPool, runS3Cli, s3Usage } from './actors/objectstore/index.js';
 import { runKvCli } from './actors/raft/index.js';
 import { runWorkflowCli, type WorkflowReply } from './actors/workflow/index.js';
 import { connect, runCli, runNode, startBooleanFlags, startOptions, startValueFlags, type Command } from './cluster/index.js';
@@ -200,8 +201,42 @@ const mvbaCommand: Command = {
   },
 };
 
+const s3Command: Command = {
+  name: 's3',
+  summary: 'the S3 object store: mb, ls, cp, rm, rb through the gateway, and its access keys',
+  usage: s3Usage,
+  valueFlags: ['url', 'token', 'replicas', 'path', 'endpoint', 'access-key', 'secret-key'],
+  async run(args, io) {
+    const endpoint = args.flags.get('endpoint');
+    const accessKeyId = args.flags.get('access-key') ?? process.env.TROUPE_S3_ACCESS_KEY;
+    const secretAccessKey = args.flags.get('secret-key') ?? process.env.TROUPE_S3_SECRET_KEY;
+    let close = async (): Promise<void> => undefined;
+    try {
+      return await runS3Cli(args.positional, {
+        endpoint: typeof endpoint === 'string' ? endpoint : process.env.TROUPE_S3_ENDPOINT ?? 'http://127.0.0.1:9000',
+        ...(typeof accessKeyId === 'string' && typeof secretAccessKey === 'string' ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+        write: (line) => io.out(line),
+        kv: async () => {
+          // Access keys live in the replicated KV: reach it through the cluster's client connection.
+          const url = args.flags.get('url');
+          const token = args.flags.get('token') ?? process.env.TROUPE_TOKEN;
+          const client = await connect(typeof url === 'string' ? url : process.env.TROUPE_URL ?? 'ws://127.0.0.1:7401', { reconnect: false, ...(typeof token === 'string' ? { token } : {}) });
+          close = () => client.close();
+          const listed = args.flags.get('replicas');
+          const replicas = typeof listed === 'string' ? listed.split(',').filter((replica) => replica !== '') : (await client.members()).filter((member) => member.status === 'up').map((member) => member.node);
+          const pathFlag = args.flags.get('path');
+          const path = typeof pathFlag === 'string' ? pathFlag : '/root/raft';
+          return new KvPool({ clientIdPrefix: `s3-cli-${process.pid}-${Date.now()}`, replicas, size: 1, transport: { ask: (replica, message, timeoutMs) => client.ask({ node: replica, path }, message, { timeoutMs }) } });
+        },
+      });
+    } finally {
+      await close();
+    }
+  },
+};
+
 /** Every component command, for embedding the CLI elsewhere. */
-export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand, kvCommand, workflowCommand, mvbaCommand];
+export const componentCommands: readonly Command[] = [storageCommand, pipelineCommand, kvCommand, workflowCommand, mvbaCommand, s3Command];
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.exitCode = await runCli(process.argv.slice(2), componentCommands);

@@ -26,6 +26,8 @@ export interface RaftClusterOptions {
   readonly snapshotThreshold?: number;
   /** Route node-to-node traffic through partition proxies (default true; the benchmark turns it off). */
   readonly proxied?: boolean;
+  /** Extra arguments of node `name`'s process (e.g. the object store's `--s3-port`). */
+  readonly nodeArgs?: (name: string) => readonly string[];
 }
 
 interface RunningNode {
@@ -156,7 +158,7 @@ export class RaftProcessCluster {
       '--import', 'tsx', 'test/support/raft-node.ts', '--name', name, '--port', String(this.#ports.get(name)!), '--data', this.#dirs.get(name)!,
       '--secret', secret, '--token', token, '--peers', this.names.join(','), '--advertise', this.#dialUrl(name),
       '--tick-ms', String(this.#options.tickMs ?? 50), '--snapshot-threshold', String(this.#options.snapshotThreshold ?? 10_000),
-      ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []),
+      ...(seeds.length > 0 ? ['--seeds', seeds.join(',')] : []), ...(this.#options.nodeArgs?.(name) ?? []),
     ];
     // stdin stays open: the node exits when this process goes away, however it ends.
     const child = spawnChild(process.execPath, args, { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'pipe'] });

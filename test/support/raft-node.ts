@@ -4,12 +4,15 @@
  *
  *   node --import tsx test/support/raft-node.ts --name n1 --port 7401 --data /tmp/n1 --secret s --token t \
  *        --peers n1,n2,n3 [--seeds ws://...] [--advertise ws://...] [--tick-ms 50] [--snapshot-threshold 10000]
+ *        [--s3-port 9000 --s3-access-key KEY --s3-secret-key SECRET [--s3-domains s3.localhost]]
  *
+ * With `--s3-port`, the node also runs the object store's S3 gateway (actors/objectstore) over the group.
  * The replica of node `nX` has id `nX`; its peers are `{ node: nY, path: '/root/raft' }`. Prints one
  * JSON line `{"event":"listening",...}` once the node is on the network, and leaves gracefully on
  * SIGTERM.
  */
 import * as path from 'node:path';
+import { objectStoreGateway } from '../../actors/objectstore/index.js';
 import { raftReplica } from '../../actors/raft/index.js';
 import { createClusterNode } from '../../cluster/index.js';
 
@@ -37,6 +40,14 @@ const seeds = (args.get('seeds') ?? '').split(',').filter((seed) => seed !== '')
 const advertise = args.get('advertise');
 const tickMs = Number(args.get('tick-ms') ?? 50);
 const snapshotEntriesThreshold = Number(args.get('snapshot-threshold') ?? 10_000);
+const s3Port = args.get('s3-port');
+const s3 = s3Port === undefined ? [] : [objectStoreGateway({
+  replicas: peerIds, listen: `127.0.0.1:${s3Port}`,
+  credentials: [{ accessKeyId: required('s3-access-key'), secretAccessKey: required('s3-secret-key') }],
+  domains: (args.get('s3-domains') ?? 's3.localhost').split(','),
+  // A test's garbage is collected within its run (the defaults wait minutes).
+  sweep: { intervalMs: 1_000, garbageGraceMs: 2_000, pendingGraceMs: 60_000 },
+})];
 
 const node = await createClusterNode({
   name,
@@ -54,7 +65,7 @@ const node = await createClusterNode({
     restart: 'permanent',
     shutdownMs: 5_000,
     kind: 'worker',
-  }],
+  }, ...s3],
 });
 process.stdout.write(`${JSON.stringify({ event: 'listening', node: node.name, port: node.port, incarnation: node.incarnation, pid: process.pid })}\n`);
 // The harness holds our stdin open; when it goes away (even killed), so do we: no orphaned nodes.

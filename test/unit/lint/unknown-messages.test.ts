@@ -16,6 +16,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultChunking, defaultDocumentLimits, hashingEmbedder, initialState, partitionWorker, searchActor, type PipelineStore } from '../../../actors/pipeline/index.js';
 import { mvbaLogReplica, simulatedPartyCrypto } from '../../../actors/mvba/index.js';
+import { listenerBehaviour, sweeperBehaviour } from '../../../actors/objectstore/index.js';
 import { raftReplica } from '../../../actors/raft/index.js';
 import { gatewayLimits, routerBehaviour, routerConfig, watcherBehaviour as routerWatcherBehaviour } from '../../../actors/router/index.js';
 import { storageBehaviour } from '../../../actors/storage/index.js';
@@ -226,6 +227,19 @@ const rows: Row[] = [
       return { behaviour: raftReplica({ id: 'unknown-messages', directory, peers: { 'unknown-messages': { node: 'unknown-messages', path: '/root/subject' } }, tickMs: 10 }) };
     },
     legitimate: { message: { type: 'raft.status' }, expect: (reply) => expect(reply).toMatchObject({ id: 'unknown-messages', role: 'leader' }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/objectstore/actor.ts objectstore-listener',
+    // The listener serves HTTP on a free port; the KV replicas it names are never asked by these messages.
+    build: () => ({ behaviour: listenerBehaviour({ replicas: ['nowhere'], listen: '127.0.0.1:0' }) }),
+    legitimate: { message: { type: 'objectstore.status' }, expect: (reply) => expect(reply).toMatchObject({ ok: true, active: 0 }) },
+    fingerprint: false,
+  },
+  {
+    id: 'actors/objectstore/actor.ts objectstore-sweeper',
+    build: () => ({ behaviour: sweeperBehaviour({ replicas: ['nowhere'], listen: '127.0.0.1:0', sweep: { intervalMs: 3_600_000 } }) }),
+    legitimate: { message: { type: 'objectstore.sweeperStatus' }, expect: (reply) => expect(reply).toMatchObject({ ok: true, sweeps: 0 }) },
     fingerprint: false,
   },
 ];
