@@ -118,6 +118,9 @@ export class RaftKvClient {
   #sequence: number;
   #leader: NodeId | null = null;
   #next = 0;
+  /** The newest revision, and compaction, of any outcome this client received (see `#observe`). */
+  #seenRevision = 0;
+  #seenCompactRevision = 0;
   /** Attempts that hit a transport failure or a TIMEOUT answer (for tests and benchmarks). */
   retries = 0;
 
@@ -171,8 +174,22 @@ export class RaftKvClient {
   }
 
   /** Runs a command of the model; a read-only transaction goes through ReadIndex unless `mode` is 'log'. */
-  request(command: KvCommand, mode: ReadMode = 'readIndex'): Promise<KvCommandOutcome> {
-    return this.#run(command, mode === 'readIndex' && isReadOnly(command), this.#options.now() + this.#options.giveUpMs);
+  async request(command: KvCommand, mode: ReadMode = 'readIndex'): Promise<KvCommandOutcome> {
+    const outcome = await this.#run(command, mode === 'readIndex' && isReadOnly(command), this.#options.now() + this.#options.giveUpMs);
+    this.#observe(outcome);
+    return outcome;
+  }
+
+  /**
+   * Remembers the newest revision and compaction this client has seen acknowledged, so a later watch
+   * is served only by a replica that has applied them (read-your-writes for watches: a watch after
+   * an acknowledged compaction is refused COMPACTED, as etcd refuses it, even from a lagging replica).
+   */
+  #observe(outcome: KvCommandOutcome): void {
+    const result = outcome as { ok?: unknown; revision?: unknown; compactRevision?: unknown };
+    if (result.ok !== true) return;
+    if (typeof result.revision === 'number') this.#seenRevision = Math.max(this.#seenRevision, result.revision);
+    if (typeof result.compactRevision === 'number') this.#seenCompactRevision = Math.max(this.#seenCompactRevision, result.compactRevision);
   }
 
   /** A transaction: compares, then the success or failure ops, at one revision. */
@@ -234,9 +251,10 @@ export class RaftKvClient {
         continue;
       }
       if (!reply.ok) throw new KvWatchError(reply.compactRevision, request.fromRevision);
-      if (next !== undefined && reply.revision < next - 1) {
-        // This replica has not applied what the watch already delivered (it lags, or was cut off and
-        // does not know it yet): ask another one, from the same revision.
+      if ((next !== undefined && reply.revision < next - 1) || reply.revision < this.#seenRevision || reply.compactRevision < this.#seenCompactRevision) {
+        // This replica has not applied what the watch already delivered, or what this client saw
+        // acknowledged (it lags, or was cut off and does not know it yet): ask another one, from the
+        // same revision.
         failures += 1;
         replica += 1;
         await this.#pause(failures);
