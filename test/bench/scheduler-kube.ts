@@ -13,6 +13,7 @@ import * as k8s from '@kubernetes/client-node';
 import { KubernetesExecutor, MemoryJobStore, resolveConfig, SchedulerHost, type NodeSpec } from '../../actors/scheduler/index.js';
 import { ensureKubernetesBinaries, KubeApiServer } from '../services/kubernetes.js';
 import { freePort, startService } from '../services/process.js';
+import { waitFor } from '../support/wait.js';
 
 const GPU = 'NVIDIA-H100-80GB-HBM3';
 
@@ -58,17 +59,18 @@ async function countBound(core: k8s.CoreV1Api, namespace: string, gangSize: numb
 async function settle(core: k8s.CoreV1Api, namespace: string, gangSize: number, total: number, startedMs: number): Promise<{ bound: number; partial: number; seconds: number }> {
   let last = { bound: -1, partial: 0 };
   let lastChangeMs = performance.now();
-  for (;;) {
+  // The bound count is polled every 100 ms; settling is itself the condition (a bench measures time).
+  await waitFor(async () => {
     const now = await countBound(core, namespace, gangSize);
     if (now.bound !== last.bound) {
       last = now;
       lastChangeMs = performance.now();
     }
-    // Quiet for 3 s after the first bind (a scheduler may take seconds to sync its informers first), or 60 s with none.
+    // Quiet for 3 s after the first bind (a scheduler may take seconds to sync its informers first), or 20 s with none.
     const quietMs = last.bound > 0 ? 3_000 : 20_000;
-    if (now.bound === total || performance.now() - lastChangeMs > quietMs) return { ...last, seconds: (lastChangeMs - startedMs) / 1_000 };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return now.bound === total || performance.now() - lastChangeMs > quietMs;
+  }, { timeoutMs: 600_000, intervalMs: 100, what: 'the bound pod count to settle' });
+  return { ...last, seconds: (lastChangeMs - startedMs) / 1_000 };
 }
 
 export async function runKubeBench(options: { nodes: number; gangs: number; podsPerGang: number; gpusPerPod: number }): Promise<KubeBenchResult> {

@@ -15,6 +15,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createRng, type Rng } from '../../runtime/index.js';
 import { checkLinearizability, type HistoryOperation, type LinearizabilityResult, type Model } from './linearizability.js';
 import { freePort } from './net.js';
+import { nemesis } from './raft-chaos.js';
 import { RaftProcessCluster } from './raft-cluster.js';
 import { waitFor } from './wait.js';
 
@@ -106,7 +107,6 @@ const credentials = { accessKeyId: 'TROUPECHAOSKEY000001', secretAccessKey: 'tro
 const names = ['n1', 'n2', 'n3'];
 const contended = ['k0', 'k1', 'l/0', 'l/1', 'l/2'];
 const bucket = 'chaos';
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The body of a ledger object: 1.5 MiB derived from its value (two chunks, so never written inline). */
 function ledgerBody(value: string): Buffer {
@@ -150,7 +150,7 @@ export async function runObjectStoreChaos(options: ObjectStoreChaosOptions): Pro
     const workload = Array.from({ length: options.clients }, (_, index) => runClient({ id: `c${index}`, rng: createRng(options.seed * 31 + index), clientOf, running, history, ledger, etags, home: index }));
     let faults: ObjectStoreChaosReport['faults'];
     try {
-      faults = await nemesis(cluster, createRng(options.seed), { rounds: options.faultRounds, progress: acknowledged, operationsBetween: options.operationsBetweenFaults });
+      faults = await nemesis(cluster, createRng(options.seed), { rounds: options.faultRounds, progress: acknowledged, operationsBetween: options.operationsBetweenFaults, progressTimeoutMs: 180_000 });
     } finally {
       faulting = false;
     }
@@ -253,31 +253,3 @@ async function perform(client: S3Client, operation: S3Operation, etags: Readonly
   }
 }
 
-async function nemesis(cluster: RaftProcessCluster, rng: Rng, plan: { rounds: number; progress: () => number; operationsBetween: number }): Promise<ObjectStoreChaosReport['faults']> {
-  const faults = { leaderKills: 0, followerKills: 0, partitions: 0 };
-  for (let round = 0; round < plan.rounds; round += 1) {
-    const mark = plan.progress();
-    await waitFor(() => plan.progress() >= mark + plan.operationsBetween, { timeoutMs: 180_000, intervalMs: 50, what: `${plan.operationsBetween} acknowledged operations before fault ${round + 1}` });
-    const leader = await cluster.leader(undefined, 60_000);
-    const action = round < 3 ? round : rng.int(0, 2);
-    if (action === 0) {
-      await cluster.kill(leader);
-      faults.leaderKills += 1;
-      await pause(rng.int(500, 2_000));
-      await cluster.restart(leader);
-    } else if (action === 1) {
-      cluster.proxies.isolate(leader);
-      faults.partitions += 1;
-      await pause(rng.int(1_500, 3_500));
-      cluster.proxies.heal();
-    } else {
-      const followers = cluster.names.filter((name) => name !== leader);
-      const victim = followers[rng.int(0, followers.length - 1)]!;
-      await cluster.kill(victim);
-      faults.followerKills += 1;
-      await pause(rng.int(500, 2_000));
-      await cluster.restart(victim);
-    }
-  }
-  return faults;
-}

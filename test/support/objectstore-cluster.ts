@@ -2,7 +2,7 @@
  * S3 gateways on a 3-node cluster of real processes (test/support/raft-cluster.ts and raft-node.ts
  * with `--s3-port`): each node runs a Raft replica and a gateway over the group.
  */
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { S3Client, S3ServiceException, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { freePort } from './net.js';
 import { RaftProcessCluster } from './raft-cluster.js';
 import { waitFor } from './wait.js';
@@ -54,4 +54,15 @@ export async function startGatewayCluster(options: { names?: readonly string[]; 
       await cluster.stop();
     },
   };
+}
+
+/** The S3 error code and HTTP status a call fails with; throws if it succeeds or fails some other way. */
+export async function s3Failure(call: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof S3ServiceException) return { code: error.name, status: error.$metadata.httpStatusCode };
+    throw error;
+  }
+  throw new Error('the call succeeded');
 }

@@ -145,11 +145,11 @@ async function runClient(client: RaftKvClient, rng: Rng, running: () => boolean,
  * running and connected. The pauses are the faults' own lengths (how long a node stays dead or cut
  * off), drawn from the seed, not waits for anything.
  */
-async function nemesis(cluster: RaftProcessCluster, rng: Rng, plan: { rounds: number; progress: () => number; operationsBetween: number }): Promise<ChaosReport['faults']> {
+export async function nemesis(cluster: RaftProcessCluster, rng: Rng, plan: { rounds: number; progress: () => number; operationsBetween: number; progressTimeoutMs?: number }): Promise<ChaosReport['faults']> {
   const faults = { leaderKills: 0, followerKills: 0, partitions: 0 };
   for (let round = 0; round < plan.rounds; round += 1) {
     const mark = plan.progress();
-    await waitFor(() => plan.progress() >= mark + plan.operationsBetween, { timeoutMs: 120_000, intervalMs: 50, what: `${plan.operationsBetween} acknowledged operations before fault ${round + 1}` });
+    await waitFor(() => plan.progress() >= mark + plan.operationsBetween, { timeoutMs: plan.progressTimeoutMs ?? 120_000, intervalMs: 50, what: `${plan.operationsBetween} acknowledged operations before fault ${round + 1}` });
     const leader = await cluster.leader(undefined, 60_000);
     // The first rounds cover each kind of fault once; later ones are drawn.
     const action = round < 3 ? round : rng.int(0, 2);

@@ -15,23 +15,10 @@ import * as path from 'node:path';
 import { objectStoreGateway } from '../../actors/objectstore/index.js';
 import { raftReplica } from '../../actors/raft/index.js';
 import { createClusterNode } from '../../cluster/index.js';
+import { childArgs } from './child-args.js';
 
-function parse(argv: readonly string[]): Map<string, string> {
-  const values = new Map<string, string>();
-  for (let position = 0; position < argv.length; position += 2) {
-    const flag = argv[position]!;
-    if (!flag.startsWith('--') || argv[position + 1] === undefined) throw new Error(`bad argument ${flag}`);
-    values.set(flag.slice(2), argv[position + 1]!);
-  }
-  return values;
-}
-
-const args = parse(process.argv.slice(2));
-const required = (name: string): string => {
-  const value = args.get(name);
-  if (value === undefined) throw new Error(`--${name} is required`);
-  return value;
-};
+const args = childArgs();
+const required = (name: string): string => args.required(name);
 const name = required('name');
 const dataDir = required('data');
 const peerIds = required('peers').split(',');

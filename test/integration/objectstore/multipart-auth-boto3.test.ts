@@ -10,7 +10,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { Agent } from 'node:http';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, ListMultipartUploadsCommand,
-  ListObjectsV2Command, ListPartsCommand, PutBucketAclCommand, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand, UploadPartCopyCommand,
+  ListObjectsV2Command, ListPartsCommand, PutBucketAclCommand, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBoto3 } from '../../services/s3-peers.js';
 import { runCommand } from '../../support/children.js';
-import { clusterCredentials as testCredentials, startGatewayCluster, type GatewayCluster } from '../../support/objectstore-cluster.js';
+import { clusterCredentials as testCredentials, s3Failure, startGatewayCluster, type GatewayCluster } from '../../support/objectstore-cluster.js';
 
 let local: GatewayCluster;
 let s3: S3Client;
@@ -35,15 +35,7 @@ afterAll(async () => {
   await local?.stop();
 });
 
-async function failure(call: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return { code: error.name, status: error.$metadata.httpStatusCode };
-    throw error;
-  }
-  throw new Error('the call succeeded');
-}
+const failure = s3Failure;
 
 function pattern(bytes: number, seed: number): Buffer {
   const buffer = Buffer.alloc(bytes + 4);

@@ -8,7 +8,7 @@ import {
   HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayCluster, type GatewayCluster } from '../../support/objectstore-cluster.js';
+import { s3Failure, startGatewayCluster, type GatewayCluster } from '../../support/objectstore-cluster.js';
 
 let local: GatewayCluster;
 let s3: S3Client;
@@ -22,16 +22,7 @@ afterAll(async () => {
   await local?.stop();
 });
 
-/** The S3 error code (and HTTP status) a call fails with. */
-async function failure(call: Promise<unknown>): Promise<{ code: string; status: number | undefined }> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof S3ServiceException) return { code: error.name, status: error.$metadata.httpStatusCode };
-    throw error;
-  }
-  throw new Error('the call succeeded');
-}
+const failure = s3Failure;
 
 const text = async (output: { Body?: { transformToString(): Promise<string> } }): Promise<string> => output.Body!.transformToString();
 

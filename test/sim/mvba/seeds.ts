@@ -4,23 +4,11 @@
  * batch draws fresh run seeds, so every test run explores new schedules while a failure still names the
  * one seed that replays it.
  */
-import { createRng, seedFromEnvironment } from '../../../runtime/rng.js';
+export { randomSeeds, replaySeed } from '../../support/seeds.js';
 import { optionsFromSeed, runSimulation, type RunOptions, type RunReport } from './simulation.js';
 
 /** A fixed spread of seeds, plus any that once exposed a bug. */
 export const regressionSeeds: readonly number[] = Array.from({ length: 150 }, (_, index) => 1 + index * 104_729);
-
-/** Whether a single replay seed was given. */
-export function replaySeed(): number | null {
-  const value = process.env.SEED;
-  return value === undefined || value === '' ? null : seedFromEnvironment();
-}
-
-/** `count` run seeds for random batch number `batch`, drawn from a fresh batch seed. */
-export function randomSeeds(batch: number, count: number): number[] {
-  const rng = createRng((seedFromEnvironment() + batch * 0x9e37_79b9) >>> 0);
-  return Array.from({ length: count }, () => Math.floor(rng.next() * 4294967296) >>> 0);
-}
 
 /** Totals over many runs, printed once per file: coverage of strategies and the measured quality. */
 export class Totals {

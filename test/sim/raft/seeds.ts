@@ -4,7 +4,7 @@
  * random batch draws fresh run seeds from a batch seed, so every CI run explores new schedules while
  * any failure still names the one run seed that replays it.
  */
-import { createRng, seedFromEnvironment } from '../../../runtime/rng.js';
+export { randomSeeds, replaySeed } from '../../support/seeds.js';
 import { runSimulation, type SimulationReport } from './simulation.js';
 
 /** Seeds that once exposed a bug or an interesting schedule, plus a spread of plain ones. */
@@ -17,18 +17,6 @@ export const regressionSeeds: readonly number[] = [
   100, 135, 136, 149, 321, 1383,
   ...Array.from({ length: 92 }, (_, index) => 10_000 + index * 7919),
 ];
-
-/** Whether a single replay seed was given. */
-export function replaySeed(): number | null {
-  const value = process.env.SEED;
-  return value === undefined || value === '' ? null : seedFromEnvironment();
-}
-
-/** `count` run seeds for random batch number `batch`, drawn from a fresh batch seed. */
-export function randomSeeds(batch: number, count: number): number[] {
-  const rng = createRng((seedFromEnvironment() + batch * 0x9e37_79b9) >>> 0);
-  return Array.from({ length: count }, () => Math.floor(rng.next() * 4294967296) >>> 0);
-}
 
 /** Totals over many runs, printed once per file so coverage of faults and features is visible. */
 export class Totals {
