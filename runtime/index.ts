@@ -32,3 +32,4 @@ export {
   NameTakenError, NoSuchActorError, NodeDownError, RemoteError, StoppedError, TroupeError, assert, describeError,
 } from './errors.js';
 export type { KernelErrorCode } from './errors.js';
+export { lengthPrefixed } from './bytes.js';

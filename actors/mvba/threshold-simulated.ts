@@ -6,6 +6,7 @@
  * simulation also runs some seeds, and the benchmark all of its runs, on `threshold-bls.ts`.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { lengthPrefixed } from '../../runtime/index.js';
 import { checkSigners } from './threshold-bls.js';
 import type { CombineResult, PartyId, SignatureShare, ThresholdSigner } from './core/types.js';
 
@@ -13,16 +14,7 @@ const encoder = new TextEncoder();
 
 function digest(parts: readonly (Uint8Array | string | number)[]): Uint8Array {
   const chunks = parts.map((part) => (part instanceof Uint8Array ? part : encoder.encode(String(part))));
-  const total = chunks.reduce((sum, chunk) => sum + 4 + chunk.length, 0);
-  const bytes = new Uint8Array(total);
-  const view = new DataView(bytes.buffer);
-  let offset = 0;
-  for (const chunk of chunks) {
-    view.setUint32(offset, chunk.length);
-    bytes.set(chunk, offset + 4);
-    offset += 4 + chunk.length;
-  }
-  return sha256(bytes);
+  return sha256(lengthPrefixed(chunks));
 }
 
 function equalBytes(first: Uint8Array, second: Uint8Array): boolean {

@@ -11,6 +11,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { lengthPrefixed } from '../../runtime/index.js';
 import type { HandshakeFrame } from './frames.js';
 import { linkProtocolVersion } from './frames.js';
 
@@ -34,16 +35,7 @@ export function transcript(role: 'dialer' | 'acceptor', dialer: Identity, dialer
     encoder.encode(acceptor.node), encoder.encode(String(acceptor.incarnation)), acceptorNonce,
   ];
   // Length-prefix every part so that no two different transcripts share the same bytes.
-  const total = parts.reduce((sum, part) => sum + 4 + part.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let offset = 0;
-  for (const part of parts) {
-    view.setUint32(offset, part.length);
-    out.set(part, offset + 4);
-    offset += 4 + part.length;
-  }
-  return out;
+  return lengthPrefixed(parts);
 }
 
 /** HMAC-SHA256 of `message` under `secret`. */

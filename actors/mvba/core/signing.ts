@@ -5,24 +5,14 @@
  * phase is a signature over different bytes everywhere else, so it cannot be replayed there.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { lengthPrefixed } from '../../../runtime/index.js';
 import type { PartyId } from './types.js';
 
 const domain = 'troupe.mvba.v1';
 const encoder = new TextEncoder();
 
-/** Length-prefixed concatenation (4-byte big-endian length before each part): no two tuples collide. */
-function tuple(parts: readonly Uint8Array[]): Uint8Array {
-  const total = parts.reduce((sum, part) => sum + 4 + part.length, 0);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let offset = 0;
-  for (const part of parts) {
-    view.setUint32(offset, part.length);
-    out.set(part, offset + 4);
-    offset += 4 + part.length;
-  }
-  return out;
-}
+/** Length-prefixed concatenation: no two tuples collide. */
+const tuple = lengthPrefixed;
 
 function text(value: string | number): Uint8Array {
   return encoder.encode(String(value));
